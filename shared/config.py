@@ -1,0 +1,68 @@
+"""Configuration from the environment, read once per process (see CONTRACT.md, Configuration)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_RETRY_SCHEDULE = "0,5,300,1800,7200,18000,36000,36000"
+
+
+def _int_list(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"expected comma-separated whole seconds, got {raw!r}") from exc
+    if not values or any(v < 0 for v in values):
+        raise ValueError(f"expected at least one non-negative delay, got {raw!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    jwt_secret: str = "dev-secret-change-me"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_partitions: int = 6
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    # Prefix of every service database name; tests give each run its own.
+    database_prefix: str = "supervision"
+    # Prefix of every topic name; empty in a deployment, so that topics are the contract's.
+    # Tests give each module its own, so that their consumer groups see only their events.
+    topic_prefix: str = ""
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_retry_schedule: tuple[int, ...] = field(
+        default_factory=lambda: _int_list(DEFAULT_RETRY_SCHEDULE)
+    )
+    webhook_timeout_seconds: float = 10.0
+    reopen_deadline_days: int = 30
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        hosts = tuple(h.strip() for h in env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip())
+        return cls(
+            jwt_secret=env.get("SUPERVISION_JWT_SECRET", cls.jwt_secret),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers),
+            kafka_partitions=int(env.get("KAFKA_PARTITIONS", cls.kafka_partitions)),
+            mongodb_uri=env.get("MONGODB_URI", cls.mongodb_uri),
+            database_prefix=env.get("DATABASE_PREFIX", cls.database_prefix),
+            topic_prefix=env.get("KAFKA_TOPIC_PREFIX", cls.topic_prefix),
+            webhook_allowed_hosts=hosts,
+            webhook_retry_schedule=_int_list(
+                env.get("WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)
+            ),
+            webhook_timeout_seconds=float(
+                env.get("WEBHOOK_TIMEOUT_SECONDS", cls.webhook_timeout_seconds)
+            ),
+            reopen_deadline_days=int(env.get("REOPEN_DEADLINE_DAYS", cls.reopen_deadline_days)),
+            log_level=env.get("LOG_LEVEL", cls.log_level),
+        )
+
+    def topic(self, name: str) -> str:
+        """The Kafka topic that carries the contract topic ``name`` in this deployment."""
+        return f"{self.topic_prefix}{name}"
+
+    def database_name(self, service: str) -> str:
+        """One database per service (CONTRACT.md): ``supervision_issues`` and so on."""
+        return f"{self.database_prefix}_{service}"

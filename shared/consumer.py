@@ -1,0 +1,202 @@
+"""The consumer runner: one group per service, at-least-once in, exactly-once in effect.
+
+Offsets are committed only after the handler succeeded, and handlers are idempotent on the
+event id (see ``shared.mongo.apply_once``), so a crash anywhere re-delivers and changes nothing
+twice. A record that cannot be parsed, fails its schema, or fails for good goes to the topic's
+``.dlq`` twin with the reason, the original key, value and headers, and the consumer moves on.
+A transient failure (database down) is retried from the same offset with backoff, never skipped;
+the backoff is short and the poll loop keeps turning, so the group never evicts us for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from pymongo.errors import ConnectionFailure
+
+from shared import logging as slog
+from shared.config import Settings
+from shared.events import Event, InvalidEvent, dlq_topic, now, parse
+from shared.kafka import consumer as make_consumer
+from shared.kafka import producer as make_producer
+from shared.metrics import CONSUMER_LAG, EVENT_HANDLING, EVENT_LAG, EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+PROCESSED, DUPLICATE, IGNORED = "processed", "duplicate", "ignored"
+# A handler applies one event and says what happened: PROCESSED or DUPLICATE.
+Handler = Callable[[Event], str]
+
+
+class PermanentError(Exception):
+    """This event can never be applied (say, it names an item that cannot exist): dead-letter it."""
+
+
+class TransientError(Exception):
+    """Try the same event again later (a dependency is down)."""
+
+
+TRANSIENT = (TransientError, ConnectionFailure)
+ATTEMPTS_BEFORE_DEAD_LETTER = 3  # for unexpected errors: a bug must not block the partition
+
+
+class ConsumerRunner:
+    def __init__(self, service: str, settings: Settings, handlers: dict[str, Handler], *,
+                 topics: tuple[str, ...], group_id: str | None = None,
+                 consumer: KafkaConsumer | None = None, producer: KafkaProducer | None = None,
+                 max_backoff: float = 5.0):
+        self.service = service
+        self.handlers = handlers
+        self.group_id = group_id or f"{service}-consumer"
+        self.consumer = consumer or make_consumer(
+            settings, self.group_id, topics, client_id=f"{service}-consumer")
+        self.producer = producer or make_producer(settings, client_id=f"{service}-dlq")
+        self.max_backoff = max_backoff
+        self.stop = threading.Event()
+        self._failures: dict[tuple[str, int, int], int] = {}
+        self._lag_checked = 0.0
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def run(self) -> None:
+        log.info("consumer started", extra={"group": self.group_id})
+        backoff = 0.1
+        try:
+            while not self.stop.is_set():
+                batch = self.consumer.poll(timeout_ms=500)
+                retry = False
+                for tp, records in batch.items():
+                    retry |= not self._handle_partition(tp, records)
+                if retry:
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                else:
+                    backoff = 0.1
+                self._report_lag()
+        finally:
+            self.consumer.close(autocommit=False)  # leaves the group at once
+            self.producer.close(timeout=10)
+            log.info("consumer stopped", extra={"group": self.group_id})
+
+    def _handle_partition(self, tp: TopicPartition, records) -> bool:
+        """Handle records in order; commit what succeeded. False if one must be retried."""
+        next_offset = None
+        ok = True
+        for record in records:
+            if self.stop.is_set():
+                break
+            if not self._handle(record):
+                # Come back to this very record on the next poll; nothing after it runs first.
+                self.consumer.seek(tp, record.offset)
+                ok = False
+                break
+            next_offset = record.offset + 1
+        if next_offset is not None:
+            self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+        return ok
+
+    def _handle(self, record) -> bool:
+        """True once the record is done with (applied, duplicate, ignored or dead-lettered)."""
+        try:
+            event = parse(record.value)
+        except InvalidEvent as exc:
+            return self._dead_letter(record, "unknown", str(exc), exc)
+        token = slog.event_id.set(event.id)
+        started = time.perf_counter()
+        try:
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                EVENTS_CONSUMED.labels(self.service, event.type, IGNORED).inc()
+                return True
+            outcome = handler(event)
+            EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
+            EVENT_HANDLING.labels(self.service, event.type).observe(time.perf_counter() - started)
+            if outcome == PROCESSED:
+                EVENT_LAG.labels(self.service, event.type).observe(
+                    max((now() - event.time).total_seconds(), 0))
+            log.debug("event handled", extra={"type": event.type, "outcome": outcome})
+            self._failures.pop(self._position(record), None)
+            return True
+        except PermanentError as exc:
+            return self._dead_letter(record, event.type, str(exc), exc)
+        except TRANSIENT as exc:
+            EVENTS_CONSUMED.labels(self.service, event.type, "retried").inc()
+            log.warning("event not applied, will retry",
+                        extra={"type": event.type, "error": f"{type(exc).__name__}: {exc}"})
+            return False
+        except Exception as exc:  # noqa: BLE001 — an unexpected failure: retry a few times, then DLQ
+            position = self._position(record)
+            self._failures[position] = self._failures.get(position, 0) + 1
+            log.exception("event handler failed", extra={"type": event.type,
+                                                         "attempt": self._failures[position]})
+            if self._failures[position] >= ATTEMPTS_BEFORE_DEAD_LETTER:
+                self._failures.pop(position, None)
+                return self._dead_letter(record, event.type, f"{type(exc).__name__}: {exc}", exc)
+            EVENTS_CONSUMED.labels(self.service, event.type, "retried").inc()
+            return False
+        finally:
+            slog.event_id.reset(token)
+
+    @staticmethod
+    def _position(record) -> tuple[str, int, int]:
+        return record.topic, record.partition, record.offset
+
+    def _dead_letter(self, record, event_type: str, reason: str, exc: Exception) -> bool:
+        headers = list(record.headers or []) + [
+            ("dlq-original-topic", record.topic.encode()),
+            ("dlq-original-partition", str(record.partition).encode()),
+            ("dlq-original-offset", str(record.offset).encode()),
+            ("dlq-consumer-group", self.group_id.encode()),
+            ("dlq-exception", type(exc).__name__.encode()),
+            ("dlq-reason", reason[:4000].encode()),
+        ]
+        try:
+            self.producer.send(dlq_topic(record.topic), key=record.key, value=record.value,
+                               headers=headers).get(timeout=15)
+        except KafkaError as err:
+            log.error("could not dead-letter a record; will retry it",
+                      extra={"error": str(err), "reason": reason})
+            return False
+        EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
+        log.error("record dead-lettered", extra={
+            "type": event_type, "reason": reason, "topic": record.topic,
+            "partition": record.partition, "offset": record.offset})
+        return True
+
+    def _report_lag(self) -> None:
+        if time.monotonic() - self._lag_checked < 5:
+            return
+        self._lag_checked = time.monotonic()
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return
+        try:
+            ends = self.consumer.end_offsets(list(assigned))
+        except KafkaError:
+            return
+        for tp in assigned:
+            try:
+                lag = max(ends.get(tp, 0) - self.consumer.position(tp), 0)
+            except KafkaError:
+                continue
+            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+
+
+def run_consumer(service: str, handlers_for: Callable[[Settings], dict[str, Handler]],
+                 topics: tuple[str, ...]) -> None:
+    """The entry point of a service's consumer process."""
+    settings = Settings.from_env()
+    slog.configure(f"{service}-consumer", settings.log_level)
+    runner = ConsumerRunner(service, settings, handlers_for(settings),
+                            topics=tuple(settings.topic(t) for t in topics))
+    runner.install_signal_handlers()
+    runner.run()

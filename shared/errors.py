@@ -1,0 +1,114 @@
+"""RFC 9457 problem details: every error leaves a service as application/problem+json."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error meant for the caller. ``errors`` maps a field to its messages."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, *, errors: dict | None = None, status: int | None = None,
+                 title: str | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+
+
+class Unauthorized(ApiError):
+    status, title = 401, "Unauthorized"
+
+    def __init__(self, detail: str, **kwargs):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="supervision"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ApiError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(ApiError):
+    status, title = 404, "Not Found"
+
+
+class Conflict(ApiError):
+    status, title = 409, "Conflict"
+
+
+class PreconditionFailed(ApiError):
+    status, title = 412, "Precondition Failed"
+
+
+class PreconditionRequired(ApiError):
+    status, title = 428, "Precondition Required"
+
+
+class Unprocessable(ApiError):
+    status, title = 422, "Unprocessable Content"
+
+
+class ServiceUnavailable(ApiError):
+    status, title = 503, "Service Unavailable"
+
+
+def problem(status: int, title: str, detail: str, *, errors: dict | None = None,
+            headers: dict | None = None) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten(messages) -> dict:
+    """marshmallow nests messages by location (json, query, headers); callers want field names."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages}
+    locations = {"json", "query", "querystring", "headers", "form", "files", "view_args"}
+    if messages and set(messages) <= locations:
+        merged: dict = {}
+        for inner in messages.values():
+            merged.update(inner if isinstance(inner, dict) else {"_schema": inner})
+        return merged
+    return messages
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return problem(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        data = getattr(exc, "data", None) or {}
+        messages = data.get("messages")
+        if messages is not None:
+            return problem(exc.code or 422, "Unprocessable Content",
+                           "The request did not validate; see errors.", errors=_flatten(messages))
+        return problem(exc.code or 500, exc.name, exc.description or exc.name,
+                       headers=dict(exc.get_headers()) if exc.code == 405 else None)
+
+    @app.errorhandler(ConnectionFailure)
+    @app.errorhandler(ServerSelectionTimeoutError)
+    def _database_down(exc: Exception):
+        log.error("database unreachable", extra={"error": str(exc)})
+        return problem(503, "Service Unavailable",
+                       "The database is unreachable; nothing was changed. Try again shortly.",
+                       headers={"Retry-After": "5"})

@@ -1,0 +1,183 @@
+"""The transactional outbox, inside the aggregate's own document, and the relay that publishes it.
+
+A handler writes the state change and the events it causes in one atomic single-document
+update (FerretDB has no multi-document transactions, MongoDB only on a replica set): the events
+go into the document's ``outbox`` array. The relay publishes them with acks=all, and only once
+Kafka confirmed them takes them out. A crash between the two publishes an event twice at worst;
+consumers absorb that by event id. One relay instance per service holds a lease and publishes,
+so per-key order holds even with several instances running.
+
+``python -m shared.outbox issues`` runs the relay of the issues service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from datetime import datetime
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared import logging as slog
+from shared import mongo
+from shared.config import Settings
+from shared.events import CATALOG, encode, record_key
+from shared.kafka import producer as make_producer
+from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST
+
+OUTBOX = "outbox"
+PENDING = "outbox_pending"
+REGISTRY = "_outboxes"  # names the collections whose documents carry an outbox
+LEASES = "_leases"
+log = logging.getLogger(__name__)
+
+
+def with_events(update: dict, events: list[dict]) -> dict:
+    """``update`` plus ``events`` appended to the outbox in the same atomic write."""
+    combined = {op: dict(fields) for op, fields in update.items()}
+    if events:
+        combined.setdefault("$push", {})[OUTBOX] = {"$each": list(events)}
+        combined.setdefault("$set", {})[PENDING] = True
+    return combined
+
+
+def new_document(doc: dict, events: list[dict]) -> dict:
+    """A document to insert together with the events its creation causes."""
+    return {**doc, OUTBOX: list(events), PENDING: bool(events)}
+
+
+def register(collection: Collection) -> None:
+    """Declare that ``collection`` carries outboxes, so the service's relay scans it."""
+    collection.create_index(PENDING)
+    collection.database[REGISTRY].update_one(
+        {"_id": collection.name}, {"$set": {"since": time.time()}}, upsert=True)
+
+
+def lease(db: Database, name: str, holder: str, seconds: float) -> bool:
+    """Take or renew the lease ``name``; True while ``holder`` holds it."""
+    now = time.time()
+    try:
+        doc = db[LEASES].find_one_and_update(
+            {"_id": name, "$or": [{"holder": holder}, {"expires": {"$lt": now}}]},
+            {"$set": {"holder": holder, "expires": now + seconds}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+    except DuplicateKeyError:
+        return False  # somebody else holds it and it has not expired
+    return doc is not None and doc.get("holder") == holder
+
+
+class Relay:
+    def __init__(self, db: Database, producer: KafkaProducer, service: str, settings: Settings, *,
+                 batch_size: int = 200, lease_seconds: float = 10.0, idle_sleep: float = 0.02):
+        self.db = db
+        self.producer = producer
+        self.service = service
+        self.topic = settings.topic
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.idle_sleep = idle_sleep
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._lease_until = 0.0
+
+    def _leader(self) -> bool:
+        now = time.monotonic()
+        if now < self._lease_until:
+            return True
+        if lease(self.db, f"outbox-relay:{self.service}", self.holder, self.lease_seconds):
+            # Renew well before expiry so that a slow batch cannot outlive the lease.
+            self._lease_until = now + self.lease_seconds / 3
+            return True
+        return False
+
+    def publish_pending(self) -> int:
+        """Publish one batch of pending events; return how many were confirmed."""
+        published, backlog, oldest = 0, 0, None
+        for name in self.db[REGISTRY].distinct("_id"):
+            collection = self.db[name]
+            docs = list(collection.find({PENDING: True}, {OUTBOX: 1}).limit(self.batch_size))
+            for doc in docs:
+                events = doc.get(OUTBOX) or []
+                backlog += len(events)
+                if events:
+                    first = datetime.fromisoformat(events[0]["time"]).timestamp()
+                    oldest = first if oldest is None else min(oldest, first)
+            for doc in docs:
+                published += self._publish_document(collection, doc)
+        OUTBOX_BACKLOG.labels(self.service).set(max(backlog - published, 0))
+        OUTBOX_OLDEST.labels(self.service).set(
+            max(time.time() - oldest, 0) if oldest and backlog > published else 0)
+        return published
+
+    def _publish_document(self, collection: Collection, doc: dict) -> int:
+        events = doc.get(OUTBOX) or []
+        if not events:
+            collection.update_one({"_id": doc["_id"], OUTBOX: {"$size": 0}},
+                                  {"$set": {PENDING: False}})
+            return 0
+        futures = [
+            self.producer.send(self.topic(CATALOG[e["type"]].topic), key=record_key(e), value=encode(e),
+                               headers=[("content-type", b"application/cloudevents+json")])
+            for e in events
+        ]
+        self.producer.flush(timeout=30)
+        for event, future in zip(events, futures, strict=True):
+            # Raises if Kafka did not confirm: nothing is marked sent, the next pass retries.
+            future.get(timeout=0)
+            EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
+        ids = [e["id"] for e in events]
+        pull = {"$pull": {OUTBOX: {"id": {"$in": ids}}}}
+        # Common case in one write: nothing was appended since we read, so the outbox empties.
+        done = collection.update_one({"_id": doc["_id"], OUTBOX: {"$size": len(events)}},
+                                     {**pull, "$set": {PENDING: False}})
+        if not done.matched_count:
+            collection.update_one({"_id": doc["_id"]}, pull)
+        return len(events)
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("outbox relay started", extra={"holder": self.holder})
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if not self._leader():
+                    stop.wait(self.lease_seconds / 3)
+                    continue
+                if self.publish_pending() == 0:
+                    stop.wait(self.idle_sleep)
+                backoff = 0.5
+            except (KafkaError, PyMongoError) as exc:
+                self._lease_until = 0.0
+                log.warning("outbox relay pass failed; retrying",
+                            extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": backoff})
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        log.info("outbox relay stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m shared.outbox", description=__doc__)
+    parser.add_argument("service", help="the service whose outbox to publish, e.g. issues")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    slog.configure(f"{args.service}-relay", settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    producer = make_producer(settings, client_id=f"{args.service}-relay")
+    try:
+        Relay(mongo.database(settings, args.service), producer, args.service, settings).run(stop)
+    finally:
+        producer.close(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

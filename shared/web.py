@@ -1,0 +1,112 @@
+"""The Flask application every service starts from: health, readiness, metrics, OpenAPI
+and browsable docs (served from the installed swagger-ui bundle, no internet needed), request
+ids, JSON access logs and problem+json errors. A service adds its blueprints and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+from flask import Flask, Response, g, jsonify, request, send_from_directory
+from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
+
+from shared import logging as slog
+from shared.config import Settings
+from shared.errors import register_error_handlers
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
+
+log = logging.getLogger("supervision.http")
+REQUEST_ID_HEADER = "X-Request-Id"
+# A readiness check answers None when healthy, or the reason it is not.
+ReadinessCheck = Callable[[], str | None]
+
+
+def create_service_app(service: str, *, title: str, description: str, settings: Settings,
+                       readiness: dict[str, ReadinessCheck],
+                       metrics_collectors: Callable[[], Iterable] = lambda: ()) -> tuple[Flask, Api]:
+    app = Flask(service)
+    app.config.update(
+        SETTINGS=settings,
+        SERVICE=service,
+        API_TITLE=title,
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "security": [{"bearer": []}],
+        },
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    api = Api(app)
+    register_error_handlers(app)
+    _instrument(app, service)
+
+    @app.get("/docs/assets/<path:filename>")
+    def swagger_assets(filename: str):
+        return send_from_directory(swagger_ui_path, filename)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz():
+        failures = {name: reason for name, check in readiness.items()
+                    if (reason := _run_check(check)) is not None}
+        if failures:
+            return jsonify(status="unavailable", service=service, failures=failures), 503
+        return jsonify(status="ready", service=service)
+
+    @app.get("/metrics")
+    def metrics():
+        body, content_type = exposition(metrics_collectors())
+        return Response(body, content_type=content_type)
+
+    return app, api
+
+
+def _run_check(check: ReadinessCheck) -> str | None:
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 — any failure means "not ready", with its reason
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _instrument(app: Flask, service: str) -> None:
+    @app.before_request
+    def _start():
+        rid = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = rid if 0 < len(rid) <= 128 and rid.isprintable() else uuid.uuid4().hex
+        g.request_token = slog.request_id.set(g.request_id)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        if route not in ("/metrics", "/healthz", "/readyz"):
+            HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+            HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
+            log.info("request", extra={
+                "method": request.method, "route": route, "path": request.path,
+                "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _reset(_exc):
+        token = g.pop("request_token", None)
+        if token is not None:
+            slog.request_id.reset(token)
