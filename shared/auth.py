@@ -32,7 +32,9 @@ class Principal:
 
     def sees_county(self, county: str) -> bool:
         """Whether this caller's scope covers ``county`` (the city covers all)."""
-        return self.is_city or (self.role in ("county_admin", "subscriber") and self.county == county)
+        if self.is_city:
+            return True
+        return self.role in ("county_admin", "subscriber") and self.county == county
 
 
 def decode(token: str, secret: str) -> Principal:

@@ -40,7 +40,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        hosts = tuple(h.strip() for h in env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip())
+        raw_hosts = env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",")
+        hosts = tuple(h.strip() for h in raw_hosts if h.strip())
         return cls(
             jwt_secret=env.get("SUPERVISION_JWT_SECRET", cls.jwt_secret),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers),

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import time
 
@@ -92,10 +93,9 @@ def ensure_topics(settings: Settings, partitions: int | None = None,
         wanted = [settings.topic(t) for t in CONTRACT_TOPICS]
         missing = [t for t in wanted if t not in existing]
         if missing:
-            try:
+            # Another bootstrap may win the race; the topics are there either way.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(t, count, 1) for t in missing])
-            except TopicAlreadyExistsError:
-                pass  # another bootstrap won the race; the topics are there either way
         return missing
     finally:
         admin.close()

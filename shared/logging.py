@@ -29,7 +29,8 @@ def configure(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(event_id)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s "
+            "%(service)s %(request_id)s %(event_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )

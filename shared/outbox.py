@@ -39,6 +39,7 @@ OUTBOX = "outbox"
 PENDING = "outbox_pending"
 REGISTRY = "_outboxes"  # names the collections whose documents carry an outbox
 LEASES = "_leases"
+CLOUDEVENTS_CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 log = logging.getLogger(__name__)
 
 
@@ -125,8 +126,8 @@ class Relay:
                                   {"$set": {PENDING: False}})
             return 0
         futures = [
-            self.producer.send(self.topic(CATALOG[e["type"]].topic), key=record_key(e), value=encode(e),
-                               headers=[("content-type", b"application/cloudevents+json")])
+            self.producer.send(self.topic(CATALOG[e["type"]].topic), key=record_key(e),
+                               value=encode(e), headers=[CLOUDEVENTS_CONTENT_TYPE])
             for e in events
         ]
         self.producer.flush(timeout=30)

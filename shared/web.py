@@ -25,9 +25,10 @@ REQUEST_ID_HEADER = "X-Request-Id"
 ReadinessCheck = Callable[[], str | None]
 
 
-def create_service_app(service: str, *, title: str, description: str, settings: Settings,
-                       readiness: dict[str, ReadinessCheck],
-                       metrics_collectors: Callable[[], Iterable] = lambda: ()) -> tuple[Flask, Api]:
+def create_service_app(
+    service: str, *, title: str, description: str, settings: Settings,
+    readiness: dict[str, ReadinessCheck], metrics_collectors: Callable[[], Iterable] = lambda: (),
+) -> tuple[Flask, Api]:
     app = Flask(service)
     app.config.update(
         SETTINGS=settings,
