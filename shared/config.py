@@ -20,7 +20,7 @@ def _int_list(raw: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    jwt_secret: str = "dev-secret-change-me"
+    jwt_secret: str = "dev-only-secret-change-me-before-any-deployment"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_partitions: int = 6
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
