@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime
 import pytest
 
 from shared.events import (
-    CATALOG, INSPECTIONS_TOPIC, ISSUES_TOPIC, InvalidEvent, encode, new_event, parse, record_key)
+    CATALOG,
+    INSPECTIONS_TOPIC,
+    ISSUES_TOPIC,
+    InvalidEvent,
+    encode,
+    new_event,
+    parse,
+    record_key,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
