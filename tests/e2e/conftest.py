@@ -1,0 +1,109 @@
+"""The end-to-end harness: every service and worker as its own process, on the real broker and
+database, started once for the session and able to kill and restart any of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from shared.auth import mint
+from shared.config import Settings
+from shared.kafka import ensure_topics
+from tests.processes import ROOT, Process, environment, free_port, python_module
+
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+WEB = ("issues", "inspections", "notifications")
+WORKERS = {
+    "issues-consumer": ("issues", "services.issues.consumer", ()),
+    "issues-relay": ("issues", "shared.outbox", ("issues",)),
+    "issues-scheduler": ("issues", "services.issues.scheduler", ()),
+    "inspections-consumer": ("inspections", "services.inspections.consumer", ()),
+    "inspections-relay": ("inspections", "shared.outbox", ("inspections",)),
+    "notifications-consumer": ("notifications", "services.notifications.consumer", ()),
+    "notifications-dispatcher": ("notifications", "services.notifications.dispatcher", ()),
+}
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    urls: dict[str, str]
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def token(self, role: str, county: str | None = None, sub: str | None = None) -> dict:
+        subject = sub or f"{role}@{county or 'city'}"
+        token = mint(self.settings.jwt_secret, sub=subject, role=role, county=county)
+        return {"Authorization": f"Bearer {token}"}
+
+    def kill(self, name: str) -> None:
+        self.processes[name].kill()
+
+    def start(self, name: str) -> None:
+        self.processes[name].start()
+        if name in self.urls:
+            wait_ready(self.urls[name], self.processes[name])
+
+    def restart(self, name: str) -> None:
+        self.kill(name)
+        self.start(name)
+
+
+def wait_ready(url: str, process: Process, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    reason = "no answer"
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
+        try:
+            answer = requests.get(f"{url}/readyz", timeout=2)
+            if answer.status_code == 200:
+                return
+            reason = answer.text
+        except requests.RequestException as exc:
+            reason = str(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{process.name} not ready after {timeout}s: {reason}\n{process.tail()}")
+
+
+@pytest.fixture(scope="session")
+def stack(base_settings: Settings, tmp_path_factory) -> Stack:
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(
+        base_settings, database_prefix=f"e2e{run}", topic_prefix=f"e2e{run}.",
+        webhook_allowed_hosts=("127.0.0.1",), webhook_retry_schedule=(0, 1, 1, 2))
+    ensure_topics(settings, partitions=3)
+    logs = tmp_path_factory.mktemp("e2e-logs")
+    metrics = tmp_path_factory.mktemp("e2e-metrics")
+    ports = {service: free_port() for service in WEB}
+    stack = Stack(settings, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
+
+    def env_for(service: str) -> dict[str, str]:
+        directory = metrics / service
+        directory.mkdir(exist_ok=True)
+        return environment(settings, PROMETHEUS_MULTIPROC_DIR=str(directory),
+                           OVERDUE_SCAN_SECONDS="2", WEB_CONCURRENCY="2")
+
+    for service in WEB:
+        stack.processes[service] = Process(service, [
+            GUNICORN, "-c", str(ROOT / "services" / service / "gunicorn.conf.py"),
+            "-b", f"127.0.0.1:{ports[service]}", f"services.{service}.app:create_app()"],
+            env_for(service), logs)
+    for name, (service, module, args) in WORKERS.items():
+        stack.processes[name] = python_module(name, module, *args, env=env_for(service),
+                                              log_dir=logs)
+    try:
+        for name in stack.processes:
+            stack.processes[name].start()
+        for service in WEB:
+            wait_ready(stack.urls[service], stack.processes[service])
+        yield stack
+    finally:
+        for process in stack.processes.values():
+            process.stop()
