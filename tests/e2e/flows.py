@@ -9,7 +9,8 @@ import requests
 from tests.support import eventually
 
 YUECHENG, KEQIAO = "330602", "330603"
-TEAM = [{"sub": "inspector-yc-1", "county": YUECHENG}, {"sub": "inspector-yc-2", "county": YUECHENG}]
+TEAM = [{"sub": "inspector-yc-1", "county": YUECHENG},
+        {"sub": "inspector-yc-2", "county": YUECHENG}]
 
 
 def ok(answer: requests.Response, status: int = 200) -> dict:
