@@ -10,6 +10,7 @@ the backoff is short and the poll loop keeps turning, so the group never evicts 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import signal
 import threading
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 PROCESSED, DUPLICATE, IGNORED = "processed", "duplicate", "ignored"
 # A handler applies one event and says what happened: PROCESSED or DUPLICATE.
 Handler = Callable[[Event], str]
+# Where the record in hand sits in the log (topic, partition, offset), for a handler that keeps
+# its own copy of the log in order (the notifications feed pages by partition offsets).
+record_position: contextvars.ContextVar[tuple[str, int, int] | None] = contextvars.ContextVar(
+    "record_position", default=None)
 
 
 class PermanentError(Exception):
@@ -111,6 +116,7 @@ class ConsumerRunner:
         except InvalidEvent as exc:
             return self._dead_letter(record, "unknown", str(exc), exc)
         token = slog.event_id.set(event.id)
+        position = record_position.set(self._position(record))
         started = time.perf_counter()
         try:
             handler = self.handlers.get(event.type)
@@ -145,6 +151,7 @@ class ConsumerRunner:
             return False
         finally:
             slog.event_id.reset(token)
+            record_position.reset(position)
 
     @staticmethod
     def _position(record) -> tuple[str, int, int]:
