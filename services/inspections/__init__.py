@@ -1,0 +1,1 @@
+"""The inspections service: unannounced, cross-county inspections and their spot checks."""

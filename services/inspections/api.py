@@ -1,0 +1,177 @@
+"""HTTP entry points: parse, call a handler, shape the answer. Rules live in the domain."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+
+from flask import Flask, current_app, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.inspections import handlers
+from services.inspections.domain.model import (
+    Check,
+    InspectionError,
+    InvalidRequest,
+    NewProblem,
+    NotAllowed,
+    TeamMember,
+    WrongStatus,
+)
+from services.inspections.handlers import InspectionView, PlanInspection, SampleRequest
+from services.inspections.repository import MongoInspections, MongoItemCopy
+from services.inspections.schemas import (
+    CancelSchema,
+    InspectionListArgs,
+    InspectionPageSchema,
+    InspectionSchema,
+    PlanSchema,
+    ResultsSchema,
+)
+from shared import counties, idempotency, mongo
+from shared.auth import Principal, require
+from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable, problem
+from shared.events import now
+from shared.pagination import decode_cursor, encode_cursor
+
+SERVICE = "inspections"
+ANYONE = ("city_admin", "county_admin", "inspector", "subscriber")
+
+blp = Blueprint("inspections", __name__, url_prefix="/v1/inspections",
+                description="Unannounced, cross-county inspections and their spot checks.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """The domain's refusals become problem+json: 422 rule broken, 409 wrong state, 403, 404."""
+    statuses = {InvalidRequest: Unprocessable, WrongStatus: Conflict, NotAllowed: Forbidden,
+                handlers.UnknownInspection: NotFound}
+
+    @app.errorhandler(InspectionError)
+    def _refused(exc: InspectionError):
+        kind = statuses[type(exc)]
+        return problem(kind.status, kind.title, exc.message, errors=exc.errors)
+
+
+def _repositories() -> tuple[MongoInspections, MongoItemCopy]:
+    db = mongo.database(current_app.config["SETTINGS"], SERVICE)
+    return MongoInspections(db), MongoItemCopy(db)
+
+
+def _present(view: InspectionView, *, detail: bool = True) -> dict:
+    """The answer for one inspection; a list row leaves out the sampled items' details."""
+    inspection = view.inspection
+    shown = {
+        **{k: v for k, v in vars(inspection).items()
+           if k not in ("events", "filing", "fingerprint", "item_ids")},
+        "target_county_name": counties.name(inspection.target_county),
+        "team": [asdict(m) for m in inspection.team],
+        "sample": asdict(inspection.sample) if inspection.sample else None,
+        "item_count": len(inspection.item_ids),
+        "checks": [asdict(c) for c in inspection.checks],
+        "new_problems": [asdict(p) for p in inspection.new_problems],
+    }
+    if view.items is not None:
+        shown["item_ids"] = inspection.item_ids
+        if detail:
+            shown["items"] = [asdict(i) for i in view.items]
+    return shown
+
+
+@blp.route("")
+class Inspections(MethodView):
+    @require(*ANYONE)
+    @blp.arguments(InspectionListArgs, location="query")
+    @blp.response(200, InspectionPageSchema)
+    def get(self, args: dict, principal: Principal):
+        """Inspections the caller may see (rules U and X), newest planned first."""
+        inspections, _ = _repositories()
+        position = decode_cursor(args["cursor"])
+        after = _cursor_position(position) if position else None
+        page, next_after = handlers.list_inspections(
+            inspections, principal, status=args["status"], target_county=args["target_county"],
+            after=after, limit=args["limit"])
+        rows = [_present(InspectionView(i, [] if i.shows_items_to(principal) else None),
+                         detail=False) for i in page]
+        cursor = (encode_cursor({"at": next_after[0].isoformat(), "id": next_after[1]})
+                  if next_after else None)
+        return {"items": rows, "next_cursor": cursor}
+
+    @require("city_admin")
+    @blp.arguments(PlanSchema)
+    @blp.response(201, InspectionSchema)
+    def post(self, body: dict, principal: Principal):
+        """Plan an inspection (city only). Honours Idempotency-Key."""
+        inspections, items = _repositories()
+        key = idempotency.key()
+        inspection_id = (idempotency.derived_id("inspection", principal.sub, key) if key
+                         else str(uuid.uuid4()))
+        sample = body["sample"]
+        command = PlanInspection(
+            target_county=body["target_county"], kind=body["kind"],
+            team=[TeamMember(**m) for m in body["team"]],
+            window_start=body["window_start"], window_end=body["window_end"],
+            item_ids=body["item_ids"],
+            sample=SampleRequest(strategy=sample["strategy"], size=sample["size"],
+                                 status=tuple(sample["status"]) if sample["status"] else None,
+                                 seed=sample["seed"]) if sample else None)
+        view = handlers.plan(inspections, items, command, inspection_id=inspection_id,
+                             planned_by=principal, now=now(),
+                             fingerprint=idempotency.fingerprint(request.get_json()))
+        location = url_for("inspections.InspectionResource", inspection_id=inspection_id)
+        return _present(view), 201, {"Location": location}
+
+
+@blp.route("/<inspection_id>")
+class InspectionResource(MethodView):
+    @require(*ANYONE)
+    @blp.response(200, InspectionSchema)
+    def get(self, inspection_id: str, principal: Principal):
+        """One inspection; 404 for one the caller may not see, exactly as for none (rule U)."""
+        return _present(handlers.get(*_repositories(), inspection_id, principal))
+
+
+@blp.route("/<inspection_id>/start")
+class Start(MethodView):
+    @require("inspector")
+    @blp.response(200, InspectionSchema)
+    def post(self, inspection_id: str, principal: Principal):
+        """The team is on site: planned → in_progress; the county learns of it now."""
+        return _present(handlers.start(*_repositories(), inspection_id, principal, now()))
+
+
+@blp.route("/<inspection_id>/results")
+class Results(MethodView):
+    @require("inspector")
+    @blp.arguments(ResultsSchema)
+    @blp.response(200, InspectionSchema)
+    def post(self, body: dict, inspection_id: str, principal: Principal):
+        """File the results once; completes the inspection. Honours Idempotency-Key: the same
+        key and body answer the first filing again; anything else after it is 409."""
+        checks = [Check(item_id=c["item_id"], outcome=c["outcome"],
+                        observed_at=c["observed_at"], findings=c["findings"],
+                        evidence=tuple(c["evidence"])) for c in body["checks"]]
+        new_problems = [NewProblem(**p) for p in body["new_problems"]]
+        return _present(handlers.file_results(
+            *_repositories(), inspection_id, principal, checks, new_problems, now(),
+            key=idempotency.key(), fingerprint=idempotency.fingerprint(request.get_json())))
+
+
+@blp.route("/<inspection_id>/cancel")
+class Cancel(MethodView):
+    @require("city_admin")
+    @blp.arguments(CancelSchema)
+    @blp.response(200, InspectionSchema)
+    def post(self, body: dict, inspection_id: str, principal: Principal):
+        """Call off a planned or running inspection (city only). No event is published."""
+        return _present(handlers.cancel(*_repositories(), inspection_id, principal, now(),
+                                        body["reason"]))
+
+
+def _cursor_position(position: dict) -> tuple[datetime, str]:
+    try:
+        return datetime.fromisoformat(position["at"]), str(position["id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError("The cursor is not one this service gave out.",
+                            errors={"cursor": ["Not a valid cursor."]}) from exc

@@ -1,0 +1,207 @@
+"""Use cases of the inspections service: load through a repository, ask the domain, save.
+
+Events travel in the same write as the change (the repositories put them in the outbox).
+Rule errors are the domain's exceptions; the API turns them into problem+json.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.inspections.domain import sampling
+from services.inspections.domain.model import (
+    FAIL,
+    Check,
+    CopiedItem,
+    Inspection,
+    InspectionError,
+    InvalidRequest,
+    NewProblem,
+    Sample,
+    TeamMember,
+    Viewer,
+    WrongStatus,
+)
+from services.inspections.metrics import CHECKS
+from services.inspections.repository import InspectionRepository, ItemCopy
+
+# A change lost to a concurrent one is decided again on fresh state, a few times at most.
+ATTEMPTS = 5
+COPY_MAY_BE_BEHIND = ("this service's copy of the items may simply be behind the issues service;"
+                      " if the item was created just now, try again shortly")
+
+
+class UnknownInspection(InspectionError):
+    """No inspection the caller may see has this id. The same words whether it exists or not
+    (rule U): a hidden inspection must be indistinguishable from a missing one."""
+
+    def __init__(self, inspection_id: str):
+        super().__init__(f"There is no inspection {inspection_id}.")
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    strategy: str
+    size: int
+    status: tuple[str, ...] | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class PlanInspection:
+    target_county: str
+    kind: str
+    team: list[TeamMember]
+    window_start: datetime
+    window_end: datetime
+    item_ids: list[str] | None = None
+    sample: SampleRequest | None = None
+
+
+@dataclass(frozen=True)
+class InspectionView:
+    """An inspection as one viewer may see it: the sampled items only where rule U allows."""
+
+    inspection: Inspection
+    items: list[CopiedItem] | None
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspection, *,
+         inspection_id: str, planned_by: Viewer, now: datetime, fingerprint: str,
+         seed: Callable[[], int] = new_seed) -> InspectionView:
+    """Plan an inspection. Under a reused Idempotency-Key (same id) the first answer comes back
+    for the same request, and a conflict for another."""
+    existing = inspections.get(inspection_id)
+    if existing is None:
+        item_ids, sample = _choose_items(items, command, now, seed)
+        inspection = Inspection.plan(
+            id=inspection_id, target_county=command.target_county, kind=command.kind,
+            team=command.team, window_start=command.window_start, window_end=command.window_end,
+            item_ids=item_ids, sample=sample, planned_by=planned_by.sub, now=now,
+            fingerprint=fingerprint)
+        if inspections.add(inspection):
+            return view(items, inspection, planned_by)
+        existing = inspections.get(inspection_id)  # the same key won a race a moment ago
+    if existing is None or existing.fingerprint != fingerprint:
+        raise WrongStatus("This Idempotency-Key was already used to plan another inspection.")
+    return view(items, existing, planned_by)
+
+
+def get(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
+        viewer: Viewer) -> InspectionView:
+    return view(items, _visible(inspections, inspection_id, viewer), viewer)
+
+
+def list_inspections(inspections: InspectionRepository, viewer: Viewer, *, status: str | None,
+                     target_county: str | None, after: tuple[datetime, str] | None,
+                     limit: int) -> tuple[list[Inspection], tuple[datetime, str] | None]:
+    """One page of what the viewer may see, and the position after it (None on the last)."""
+    rows = inspections.list(viewer, status=status, target_county=target_county, after=after,
+                            limit=limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, (page[-1].planned_at, page[-1].id) if more else None
+
+
+def start(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Viewer,
+          now: datetime) -> InspectionView:
+    def change(inspection: Inspection) -> bool:
+        inspection.start(by, now)
+        return True
+
+    return view(items, _change(inspections, inspection_id, by, change), by)
+
+
+def file_results(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
+                 by: Viewer, checks: list[Check], new_problems: list[NewProblem], now: datetime,
+                 *, key: str | None, fingerprint: str) -> InspectionView:
+    filed: list[Check] = []
+
+    def change(inspection: Inspection) -> bool:
+        if inspection.is_retry_of_filing(by, key, fingerprint):
+            return False
+        inspection.file_results(by, checks, new_problems, now, key=key, fingerprint=fingerprint)
+        filed[:] = checks
+        return True
+
+    inspection = _change(inspections, inspection_id, by, change)
+    for check in filed:
+        CHECKS.labels("failed" if check.outcome == FAIL else "passed").inc()
+    return view(items, inspection, by)
+
+
+def cancel(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Viewer,
+           now: datetime, reason: str | None) -> InspectionView:
+    def change(inspection: Inspection) -> bool:
+        inspection.cancel(by, now, reason)
+        return True
+
+    return view(items, _change(inspections, inspection_id, by, change), by)
+
+
+def copy_item(items: ItemCopy, item: CopiedItem, now: datetime) -> bool:
+    """Keep the newest snapshot of an item; False when this one was stale or seen already."""
+    return items.upsert_newer(item, now)
+
+
+def view(items: ItemCopy, inspection: Inspection, viewer: Viewer) -> InspectionView:
+    if not inspection.shows_items_to(viewer):
+        return InspectionView(inspection, None)
+    known = items.get_many(inspection.item_ids)
+    return InspectionView(inspection, [known[i] for i in inspection.item_ids if i in known])
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _visible(inspections: InspectionRepository, inspection_id: str,
+             viewer: Viewer) -> Inspection:
+    inspection = inspections.get(inspection_id)
+    if inspection is None or not inspection.visible_to(viewer):
+        raise UnknownInspection(inspection_id)
+    return inspection
+
+
+def _change(inspections: InspectionRepository, inspection_id: str, viewer: Viewer,
+            change: Callable[[Inspection], bool]) -> Inspection:
+    """Apply ``change`` and save under optimistic concurrency, deciding again when overtaken."""
+    for _ in range(ATTEMPTS):
+        inspection = _visible(inspections, inspection_id, viewer)
+        if not change(inspection) or inspections.save(inspection):
+            return inspection
+    raise WrongStatus("The inspection kept changing while this request was decided; try again.")
+
+
+def _choose_items(items: ItemCopy, command: PlanInspection, now: datetime,
+                  seed: Callable[[], int]) -> tuple[list[str], Sample | None]:
+    county = command.target_county
+    if command.item_ids is not None:
+        known = items.get_many(command.item_ids)
+        errors = {}
+        for i, item_id in enumerate(command.item_ids):
+            if item_id not in known:
+                errors[str(i)] = [f"Unknown item {item_id}: {COPY_MAY_BE_BEHIND}."]
+            elif known[item_id].county != county:
+                errors[str(i)] = [f"Item {item_id} belongs to county {known[item_id].county}, "
+                                  f"not to the target county {county}."]
+        if errors:
+            first = next(iter(errors.values()))[0]
+            raise InvalidRequest(f"The items cannot be inspected: {first}", {"item_ids": errors})
+        return list(command.item_ids), None
+    requested = command.sample
+    assert requested is not None  # the schema demands item_ids or a sample
+    used = Sample(strategy=requested.strategy, size=requested.size,
+                  seed=requested.seed if requested.seed is not None else seed(),
+                  status=requested.status)
+    population = items.of_county(county, requested.status)
+    if not population:
+        within = f" in status {', '.join(requested.status)}" if requested.status else ""
+        message = f"No items of county {county}{within} to sample; {COPY_MAY_BE_BEHIND}."
+        raise InvalidRequest(message, {"sample": [message]})
+    return sampling.draw(population, used.strategy, used.size, used.seed, now), used

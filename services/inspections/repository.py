@@ -1,0 +1,238 @@
+"""MongoDB adapters: the inspections (with their outbox) and this service's copy of the items.
+
+Each inspection is one document; its state change and the events it causes are one atomic
+write (shared.outbox), guarded by the inspection's version (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Protocol
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.inspections.domain.model import (
+    COUNTY_ROLES,
+    Check,
+    CopiedItem,
+    Filing,
+    Inspection,
+    NewProblem,
+    Sample,
+    TeamMember,
+    Viewer,
+)
+from shared import outbox
+from shared.events import new_event
+
+INSPECTIONS, ITEMS = "inspections", "items"
+
+
+class InspectionRepository(Protocol):
+    def get(self, inspection_id: str) -> Inspection | None: ...
+
+    def add(self, inspection: Inspection) -> bool:
+        """Insert with its events; False when an inspection with this id exists already."""
+
+    def save(self, inspection: Inspection) -> bool:
+        """Write the change and its events; False when somebody else changed it first."""
+
+    def list(self, viewer: Viewer, *, status: str | None, target_county: str | None,
+             after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
+        """What ``viewer`` may see (rule U), newest planned first, after the cursor position."""
+
+
+class ItemCopy(Protocol):
+    def upsert_newer(self, item: CopiedItem, now: datetime) -> bool:
+        """Keep ``item`` unless a version as new or newer is there; True when kept."""
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, CopiedItem]: ...
+
+    def of_county(self, county: str, statuses: Iterable[str] | None) -> list[CopiedItem]: ...
+
+
+def ensure_indexes(db: Database) -> None:
+    inspections = db[INSPECTIONS]
+    inspections.create_index([("planned_at", DESCENDING), ("_id", DESCENDING)])
+    inspections.create_index([("team_subs", ASCENDING), ("planned_at", DESCENDING)])
+    inspections.create_index([("target_county", ASCENDING), ("announced", ASCENDING)])
+    outbox.register(inspections)
+    db[ITEMS].create_index([("county", ASCENDING), ("status", ASCENDING)])
+
+
+def scope(viewer: Viewer) -> dict | None:
+    """Inspection.visible_to in MongoDB terms; None when the viewer may see none at all."""
+    if viewer.role == "city_admin":
+        return {}
+    if viewer.role == "inspector":
+        return {"team_subs": viewer.sub,
+                "$or": [{"target_county": {"$ne": viewer.county}}, {"announced": True}]}
+    if viewer.role in COUNTY_ROLES:
+        return {"target_county": viewer.county, "announced": True}
+    return None
+
+
+class MongoInspections:
+    def __init__(self, db: Database):
+        self.collection = db[INSPECTIONS]
+
+    def get(self, inspection_id: str) -> Inspection | None:
+        doc = self.collection.find_one({"_id": inspection_id}, {outbox.OUTBOX: 0})
+        return _inspection(doc) if doc else None
+
+    def add(self, inspection: Inspection) -> bool:
+        try:
+            self.collection.insert_one(outbox.new_document(_document(inspection),
+                                                           _envelopes(inspection)))
+        except DuplicateKeyError:
+            return False
+        inspection.events.clear()
+        return True
+
+    def save(self, inspection: Inspection) -> bool:
+        expected = inspection.version
+        inspection.version += 1
+        doc = _document(inspection)
+        del doc["_id"]
+        done = self.collection.update_one(
+            {"_id": inspection.id, "version": expected},
+            outbox.with_events({"$set": doc}, _envelopes(inspection)))
+        if not done.matched_count:
+            inspection.version = expected
+            return False
+        inspection.events.clear()
+        return True
+
+    def list(self, viewer: Viewer, *, status: str | None, target_county: str | None,
+             after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
+        visible = scope(viewer)
+        if visible is None:
+            return []
+        conditions = [visible]
+        if status:
+            conditions.append({"status": status})
+        if target_county:
+            conditions.append({"target_county": target_county})
+        if after:
+            at, last_id = after
+            conditions.append({"$or": [{"planned_at": {"$lt": at}},
+                                       {"planned_at": at, "_id": {"$lt": last_id}}]})
+        docs = self.collection.find({"$and": conditions}, {outbox.OUTBOX: 0}).sort(
+            [("planned_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [_inspection(d) for d in docs]
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self.collection.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+        return {row["_id"]: row["n"] for row in rows}
+
+
+class MongoItemCopy:
+    def __init__(self, db: Database):
+        self.collection = db[ITEMS]
+
+    def upsert_newer(self, item: CopiedItem, now: datetime) -> bool:
+        fields = _item_document(item)
+        del fields["_id"]
+        try:
+            # An older or equal version in place makes the filter miss and the upsert collide
+            # with the existing id: the snapshot is stale or repeated, so nothing changes.
+            self.collection.update_one({"_id": item.id, "version": {"$lt": item.version}},
+                                       {"$set": {**fields, "copy_updated_at": now}}, upsert=True)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, CopiedItem]:
+        docs = self.collection.find({"_id": {"$in": list(ids)}})
+        return {d["_id"]: _copied_item(d) for d in docs}
+
+    def of_county(self, county: str, statuses: Iterable[str] | None) -> list[CopiedItem]:
+        query: dict = {"county": county}
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
+        return [_copied_item(d) for d in self.collection.find(query)]
+
+
+# --- mapping ------------------------------------------------------------------------------
+
+def _envelopes(inspection: Inspection) -> list[dict]:
+    return [new_event(e.type, subject=e.subject, county=e.county, data=e.data)
+            for e in inspection.events]
+
+
+def _document(inspection: Inspection) -> dict:
+    doc = {
+        "_id": inspection.id,
+        "target_county": inspection.target_county,
+        "kind": inspection.kind,
+        "team": [asdict(m) for m in inspection.team],
+        "team_subs": [m.sub for m in inspection.team],  # what the list query matches on
+        "announced": inspection.announced,  # rule U, queryable
+        "window_start": inspection.window_start,
+        "window_end": inspection.window_end,
+        "item_ids": list(inspection.item_ids),
+        "sample": asdict(inspection.sample) if inspection.sample else None,
+        "planned_by": inspection.planned_by,
+        "planned_at": inspection.planned_at,
+        "status": inspection.status,
+        "started_at": inspection.started_at,
+        "started_by": inspection.started_by,
+        "completed_at": inspection.completed_at,
+        "cancelled_at": inspection.cancelled_at,
+        "cancelled_by": inspection.cancelled_by,
+        "cancel_reason": inspection.cancel_reason,
+        "checks": [asdict(c) for c in inspection.checks],
+        "new_problems": [asdict(p) for p in inspection.new_problems],
+        "filing": asdict(inspection.filing) if inspection.filing else None,
+        "fingerprint": inspection.fingerprint,
+        "version": inspection.version,
+    }
+    if doc["sample"] and doc["sample"]["status"] is not None:
+        doc["sample"]["status"] = list(doc["sample"]["status"])
+    for check in doc["checks"]:
+        check["evidence"] = list(check["evidence"])
+    return doc
+
+
+def _inspection(doc: dict) -> Inspection:
+    sample = doc.get("sample")
+    return Inspection(
+        id=doc["_id"], target_county=doc["target_county"], kind=doc["kind"],
+        team=[TeamMember(**m) for m in doc["team"]],
+        window_start=doc["window_start"], window_end=doc["window_end"],
+        item_ids=list(doc["item_ids"]), planned_by=doc["planned_by"],
+        planned_at=doc["planned_at"],
+        sample=Sample(strategy=sample["strategy"], size=sample["size"], seed=sample["seed"],
+                      status=tuple(sample["status"]) if sample.get("status") else None)
+        if sample else None,
+        status=doc["status"], started_at=doc.get("started_at"), started_by=doc.get("started_by"),
+        completed_at=doc.get("completed_at"), cancelled_at=doc.get("cancelled_at"),
+        cancelled_by=doc.get("cancelled_by"), cancel_reason=doc.get("cancel_reason"),
+        checks=[Check(item_id=c["item_id"], outcome=c["outcome"], observed_at=c["observed_at"],
+                      findings=c.get("findings"), evidence=tuple(c.get("evidence") or ()))
+                for c in doc.get("checks") or []],
+        new_problems=[NewProblem(**p) for p in doc.get("new_problems") or []],
+        filing=Filing(**doc["filing"]) if doc.get("filing") else None,
+        fingerprint=doc.get("fingerprint"), version=doc["version"],
+    )
+
+
+def _item_document(item: CopiedItem) -> dict:
+    doc = asdict(item)
+    doc["_id"] = doc.pop("id")
+    doc["deadline"] = item.deadline.isoformat()  # ISO dates sort as text
+    return doc
+
+
+def _copied_item(doc: dict) -> CopiedItem:
+    return CopiedItem(
+        id=doc["_id"], county=doc["county"], township=doc["township"], village=doc["village"],
+        problem=doc["problem"], measure=doc["measure"],
+        deadline=date.fromisoformat(doc["deadline"]), status=doc["status"],
+        reopen_count=doc["reopen_count"], overdue=doc["overdue"],
+        overdue_count=doc["overdue_count"], closed_at=doc.get("closed_at"),
+        version=doc["version"])
