@@ -1,0 +1,1 @@
+"""The notifications service: subscriptions, signed webhook deliveries and the pull feed."""

@@ -1,0 +1,149 @@
+"""``python -m services.notifications.dispatcher``: the delivery workers.
+
+The loop claims due deliveries under a lease and hands each to a thread pool, which sends it and
+records the answer. Bounded: DELIVERY_CONCURRENCY attempts at once (default 16), at most
+DELIVERY_PER_SUBSCRIPTION (default 4) of them to one subscription, so one slow endpoint cannot
+hold up the others. Everything is in the database (what is due, when the next attempt is), so
+any number of dispatchers may run, and a restart loses nothing: a claim whose worker died
+returns to the queue when its lease (DELIVERY_LEASE_SECONDS) runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import PyMongoError
+
+from services.notifications import handlers
+from services.notifications.domain.model import FAILED, AllowList, Attempt, Delivery
+from services.notifications.handlers import Destinations, Send
+from services.notifications.metrics import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_DELIVERY_LAG,
+    WEBHOOK_FAILED,
+    WEBHOOK_LATENCY,
+)
+from services.notifications.outbound import Sender, resolve
+from services.notifications.repository import Stores
+from shared import logging as slog
+from shared import mongo
+from shared.config import Settings
+
+SERVICE = "notifications"
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, *, concurrency: int = 16, per_subscription: int = 4,
+                 lease_seconds: float = 60.0, idle_seconds: float = 0.1,
+                 send: Send | None = None):
+        self.settings = settings
+        self.stores = Stores.on(mongo.database(settings, SERVICE))
+        self.destinations = Destinations(resolve, AllowList.parse(settings.webhook_allowed_hosts))
+        self.send = send or Sender(settings.webhook_timeout_seconds)
+        self.concurrency = concurrency
+        self.per_subscription = per_subscription
+        # Longer than one attempt can take, so a live worker never loses its claim.
+        self.lease = timedelta(seconds=max(lease_seconds, settings.webhook_timeout_seconds * 2))
+        self.idle_seconds = idle_seconds
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._busy: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, settings: Settings) -> Dispatcher:
+        return cls(settings,
+                   concurrency=int(os.environ.get("DELIVERY_CONCURRENCY", "16")),
+                   per_subscription=int(os.environ.get("DELIVERY_PER_SUBSCRIPTION", "4")),
+                   lease_seconds=float(os.environ.get("DELIVERY_LEASE_SECONDS", "60")))
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("dispatcher started", extra={"holder": self.holder,
+                                              "concurrency": self.concurrency})
+        backoff = 0.5
+        # Leaving the block waits for the attempts in flight (each at most the HTTP timeout).
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool:
+            while not stop.is_set():
+                try:
+                    claimed = self._claim()
+                    backoff = 0.5
+                except PyMongoError as exc:
+                    log.warning("could not claim deliveries; retrying",
+                                extra={"error": f"{type(exc).__name__}: {exc}"})
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                for delivery in claimed:
+                    pool.submit(self._attempt, delivery)
+                if not claimed:
+                    stop.wait(self.idle_seconds)
+        log.info("dispatcher stopped", extra={"holder": self.holder})
+
+    def _claim(self) -> list[Delivery]:
+        with self._lock:
+            free = self.concurrency - sum(self._busy.values())
+            busy = dict(self._busy)
+        if free <= 0:
+            return []
+        claimed = handlers.claim_due(self.stores, now=_now(), limit=free, lease=self.lease,
+                                     holder=self.holder, busy=busy,
+                                     per_subscription=self.per_subscription)
+        with self._lock:
+            for delivery in claimed:
+                self._busy[delivery.subscription_id] = (
+                    self._busy.get(delivery.subscription_id, 0) + 1)
+        return claimed
+
+    def _attempt(self, delivery: Delivery) -> None:
+        try:
+            attempt = handlers.attempt_delivery(
+                self.stores, delivery, holder=self.holder, send=self.send,
+                destinations=self.destinations, schedule=self.settings.webhook_retry_schedule,
+                clock=_now)
+            if attempt is not None:
+                _observe(delivery, attempt)
+        except Exception:  # noqa: BLE001 — the lease runs out and the delivery is tried again
+            log.exception("delivery attempt failed", extra={"delivery": delivery.id})
+        finally:
+            with self._lock:
+                left = self._busy.get(delivery.subscription_id, 1) - 1
+                if left:
+                    self._busy[delivery.subscription_id] = left
+                else:
+                    self._busy.pop(delivery.subscription_id, None)
+
+
+def _observe(delivery: Delivery, attempt: Attempt) -> None:
+    WEBHOOK_ATTEMPTS.labels(attempt.outcome).inc()
+    if attempt.outcome != "refused":
+        WEBHOOK_LATENCY.observe(attempt.latency_ms / 1000)
+    if attempt.outcome == "success":
+        WEBHOOK_DELIVERY_LAG.observe(max((attempt.at - delivery.event_time).total_seconds(), 0))
+    elif delivery.status == FAILED:
+        WEBHOOK_FAILED.inc()
+    log.info("webhook attempt", extra={
+        "delivery": delivery.id, "attempt": attempt.number, "outcome": attempt.outcome,
+        "status": attempt.status, "latency_ms": attempt.latency_ms})
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    slog.configure(f"{SERVICE}-dispatcher", settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Dispatcher.from_env(settings).run(stop)
+
+
+if __name__ == "__main__":
+    main()

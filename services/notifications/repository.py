@@ -1,0 +1,280 @@
+"""MongoDB adapters of the notifications service: subscriptions, the event store, the delivery
+queue and the attempt log. Every write is a single-document atomic operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.notifications.domain.model import (
+    ACTIVE,
+    ALL,
+    CITY_ONLY_TYPES,
+    IN_FLIGHT,
+    PENDING,
+    UNFINISHED,
+    Attempt,
+    Delivery,
+    Secret,
+    StoredEvent,
+    Subscription,
+)
+
+
+class StaleSubscription(Exception):
+    """Somebody changed the subscription since it was read: read it again and redo the change."""
+
+
+def ensure_indexes(db: Database) -> None:
+    db.subscriptions.create_index("owner")
+    db.events.create_index([("partition", ASCENDING), ("offset", ASCENDING)], unique=True)
+    db.events.create_index("time")
+    db.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+    db.deliveries.create_index(
+        [("subscription_id", ASCENDING), ("subject", ASCENDING), ("seq", ASCENDING)])
+    db.attempts.create_index(
+        [("subscription_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+
+
+def _doc(obj, **extra) -> dict:
+    doc = dataclasses.asdict(obj)
+    doc["_id"] = doc.pop("id", None) or obj.id
+    return {**doc, **extra}
+
+
+class Subscriptions:
+    def __init__(self, db: Database):
+        self.collection = db.subscriptions
+
+    def add(self, subscription: Subscription) -> bool:
+        """Store a new subscription; False if one with its id exists already."""
+        try:
+            self.collection.insert_one(_doc(subscription))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get(self, id_: str) -> Subscription | None:
+        doc = self.collection.find_one({"_id": id_})
+        return _subscription(doc) if doc else None
+
+    def save(self, subscription: Subscription) -> None:
+        """Write the change, guarded by the version read (optimistic concurrency)."""
+        doc = _doc(subscription, version=subscription.version + 1)
+        if not self.collection.replace_one(
+                {"_id": subscription.id, "version": subscription.version}, doc).matched_count:
+            raise StaleSubscription(subscription.id)
+        subscription.version += 1
+
+    def matching(self, event_type: str, county: str) -> list[Subscription]:
+        query = {"status": ACTIVE, "event_types": {"$in": [event_type, ALL]},
+                 "counties": {"$in": [county, ALL]}}
+        return [s for s in map(_subscription, self.collection.find(query))
+                if s.wants(event_type, county)]
+
+    def page(self, owner: str | None, after: str | None, limit: int) -> list[Subscription]:
+        query: dict = {"status": {"$ne": "deleted"}}
+        if owner is not None:
+            query["owner"] = owner
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        docs = self.collection.find(query).sort("_id", ASCENDING).limit(limit)
+        return [_subscription(d) for d in docs]
+
+
+def _subscription(doc: dict) -> Subscription:
+    doc = dict(doc)
+    return Subscription(
+        id=doc.pop("_id"), event_types=tuple(doc.pop("event_types")),
+        counties=tuple(doc.pop("counties")),
+        secrets=[Secret(**s) for s in doc.pop("secrets")], **doc)
+
+
+class Events:
+    """The service's own copy of every event, kept in each partition's log order."""
+
+    def __init__(self, db: Database):
+        self.collection = db.events
+        self.partition_names = db.partitions
+        self.counters = db.counters
+        self._known_partitions: set[str] = set()
+
+    def next_seq(self) -> int:
+        doc = self.counters.find_one_and_update(
+            {"_id": "events"}, {"$inc": {"value": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER)
+        return doc["value"]
+
+    def add(self, event: StoredEvent) -> bool:
+        """Store the event once; False if its id is stored already."""
+        if event.partition not in self._known_partitions:
+            self.partition_names.update_one(
+                {"_id": event.partition}, {"$setOnInsert": {"first_offset": event.offset}},
+                upsert=True)
+            self._known_partitions.add(event.partition)
+        try:
+            self.collection.insert_one(_doc(event))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get(self, id_: str) -> StoredEvent | None:
+        doc = self.collection.find_one({"_id": id_})
+        return _event(doc) if doc else None
+
+    def partitions(self) -> list[str]:
+        return sorted(self.partition_names.distinct("_id"))
+
+    def after(self, partition: str, offset: int, *, scope: str | None,
+              types: Iterable[str] | None, limit: int) -> list[StoredEvent]:
+        """Events of ``partition`` past ``offset`` that ``scope`` may see, in offset order."""
+        query: dict = {"partition": partition, "offset": {"$gt": offset}}
+        if scope is not None:
+            query["county"] = scope
+            query["type"] = {"$nin": sorted(CITY_ONLY_TYPES)}
+        if types is not None:
+            query.setdefault("type", {})["$in"] = sorted(types)
+        docs = self.collection.find(query).sort("offset", ASCENDING).limit(limit)
+        return [_event(d) for d in docs]
+
+    def since(self, time: datetime, limit: int) -> list[StoredEvent]:
+        docs = self.collection.find({"time": {"$gte": time}}).sort(
+            [("time", ASCENDING), ("seq", ASCENDING)]).limit(limit)
+        return [_event(d) for d in docs]
+
+
+def _event(doc: dict) -> StoredEvent:
+    doc = dict(doc)
+    return StoredEvent(id=doc.pop("_id"), **doc)
+
+
+class Deliveries:
+    """The durable delivery queue: what is due is claimed under a lease, so a dead worker's
+    claims return to the queue when their lease runs out."""
+
+    def __init__(self, db: Database):
+        self.collection = db.deliveries
+
+    def ensure(self, delivery: Delivery) -> bool:
+        """Record the delivery unless it exists; True if it was new."""
+        result = self.collection.update_one(
+            {"_id": delivery.id}, {"$setOnInsert": _doc(delivery)}, upsert=True)
+        return result.upserted_id is not None
+
+    def get(self, id_: str) -> Delivery | None:
+        doc = self.collection.find_one({"_id": id_})
+        return _delivery(doc) if doc else None
+
+    def due(self, now: datetime, *, limit: int, skip_subscriptions: Iterable[str] = ()
+            ) -> list[Delivery]:
+        query: dict = {"$or": [{"status": PENDING, "next_attempt_at": {"$lte": now}},
+                               {"status": IN_FLIGHT, "lease_until": {"$lt": now}}]}
+        if skip := list(skip_subscriptions):
+            query["subscription_id"] = {"$nin": skip}
+        docs = self.collection.find(query).sort(
+            [("next_attempt_at", ASCENDING), ("seq", ASCENDING)]).limit(limit)
+        return [_delivery(d) for d in docs]
+
+    def predecessor(self, delivery: Delivery) -> Delivery | None:
+        """The earliest unfinished delivery of the same subject to the same subscription."""
+        doc = self.collection.find_one(
+            {"subscription_id": delivery.subscription_id, "subject": delivery.subject,
+             "seq": {"$lt": delivery.seq}, "status": {"$in": list(UNFINISHED)}},
+            sort=[("seq", ASCENDING)])
+        return _delivery(doc) if doc else None
+
+    def defer(self, delivery: Delivery, until: datetime) -> None:
+        self.collection.update_one({"_id": delivery.id, "status": PENDING},
+                                   {"$set": {"next_attempt_at": until}})
+
+    def claim(self, delivery: Delivery, now: datetime, lease_until: datetime,
+              holder: str) -> Delivery | None:
+        """Take the delivery if nobody else did since it was read as due."""
+        doc = self.collection.find_one_and_update(
+            {"_id": delivery.id,
+             "$or": [{"status": PENDING, "next_attempt_at": {"$lte": now}},
+                     {"status": IN_FLIGHT, "lease_until": {"$lt": now}}]},
+            {"$set": {"status": IN_FLIGHT, "lease_until": lease_until, "holder": holder}},
+            return_document=ReturnDocument.AFTER)
+        return _delivery(doc) if doc else None
+
+    def finish_attempt(self, delivery: Delivery, holder: str) -> bool:
+        """Write the attempt's result, unless the lease was lost to another worker meanwhile."""
+        fields = _doc(delivery)
+        fields.pop("_id")
+        return bool(self.collection.update_one(
+            {"_id": delivery.id, "status": IN_FLIGHT, "holder": holder},
+            {"$set": {**fields, "lease_until": None, "holder": None}}).matched_count)
+
+    def restart(self, delivery: Delivery, was: str) -> bool:
+        """Write a replayed delivery, if it is still in the state it was read in."""
+        fields = _doc(delivery)
+        fields.pop("_id")
+        return bool(self.collection.update_one(
+            {"_id": delivery.id, "status": was}, {"$set": fields}).matched_count)
+
+    def counts(self, now: datetime) -> dict[str, int]:
+        """Deliveries by state, for the backlog metrics: due, waiting (retry later), failed."""
+        return {
+            "due": self.collection.count_documents(
+                {"status": PENDING, "next_attempt_at": {"$lte": now}}),
+            "waiting": self.collection.count_documents(
+                {"status": PENDING, "next_attempt_at": {"$gt": now}}),
+            "in_flight": self.collection.count_documents({"status": IN_FLIGHT}),
+            "failed": self.collection.count_documents({"status": "failed"}),
+        }
+
+
+_DELIVERY_FIELDS = {f.name for f in dataclasses.fields(Delivery)}
+
+
+def _delivery(doc: dict) -> Delivery:
+    return Delivery(id=doc["_id"], **{k: v for k, v in doc.items() if k in _DELIVERY_FIELDS})
+
+
+class Attempts:
+    def __init__(self, db: Database):
+        self.collection = db.attempts
+
+    def add(self, attempt: Attempt) -> None:
+        # Written already if a worker lost its lease after the attempt and another redid it.
+        with contextlib.suppress(DuplicateKeyError):
+            self.collection.insert_one(_doc(attempt))
+
+    def page(self, subscription_id: str, before: tuple[datetime, str] | None,
+             limit: int) -> list[Attempt]:
+        """Newest first; ``before`` is the (time, id) of the last attempt of the previous page."""
+        query: dict = {"subscription_id": subscription_id}
+        if before is not None:
+            at, id_ = before
+            query["$or"] = [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": id_}}]
+        docs = self.collection.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)])
+        return [_attempt(d) for d in docs.limit(limit)]
+
+
+def _attempt(doc: dict) -> Attempt:
+    doc = dict(doc)
+    doc.pop("_id")
+    return Attempt(**doc)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Everything the handlers read and write, in one place (the fakes mirror it in tests)."""
+
+    subscriptions: Subscriptions
+    events: Events
+    deliveries: Deliveries
+    attempts: Attempts
+
+    @classmethod
+    def on(cls, db: Database) -> Stores:
+        return cls(Subscriptions(db), Events(db), Deliveries(db), Attempts(db))
