@@ -27,3 +27,12 @@ def is_known(code: str) -> bool:
 
 def name(code: str) -> str | None:
     return COUNTIES.get(code)
+
+
+def code_for(text: str) -> str | None:
+    """The code of a county written as its code or its Chinese name (an imported list's
+    县区代码 column holds either), or None."""
+    text = text.strip()
+    if text in COUNTIES:
+        return text
+    return next((code for code, known in COUNTIES.items() if known == text), None)
