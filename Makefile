@@ -1,0 +1,70 @@
+# supervision: issues, inspections and notifications services on Kafka and MongoDB.
+#
+#   make install   Python virtualenv + the local stack's Kafka, FerretDB and Prometheus
+#   make up        start the local stack (Kafka, FerretDB, Prometheus) in the background
+#   make run       stack + every service in the foreground; Ctrl-C stops it all
+#   make test      pytest against a throw-away stack of its own (var/test, other ports)
+#   make down      stop the local stack       make status   show it
+#   make clean     stop it and wipe its state (var/); downloads in .cache/ are kept
+#
+# The stack's scripts live in deploy/local/ (see docs/local-stack.md).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+# Recorded after a successful `pip install`; redone whenever pyproject.toml changes.
+VENV_STAMP := $(VENV)/.installed
+LOCAL := deploy/local
+
+.PHONY: help install venv up down status run test clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------------------------
+# Installation
+# ---------------------------------------------------------------------------------------------
+
+install: venv ## virtualenv (when pyproject.toml changed) and the stack's components (once)
+	$(LOCAL)/install.sh
+
+venv: $(VENV_STAMP) ## the Python virtualenv only
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
+# ---------------------------------------------------------------------------------------------
+# Local stack (STACK_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT, PROMETHEUS_PORT)
+# ---------------------------------------------------------------------------------------------
+
+up: install ## start Kafka, FerretDB and Prometheus; wait until healthy; ensure topics
+	$(LOCAL)/stack.sh up
+
+down: ## stop the local stack
+	$(LOCAL)/stack.sh down
+
+status: ## show the local stack's processes and health
+	$(LOCAL)/stack.sh status
+
+run: install ## the stack and all services (deploy/local/Procfile) in the foreground
+	$(LOCAL)/run.sh
+
+clean: ## stop every stack under var/ and wipe var/ (keeps .cache/ and .venv/)
+	@for run in $$(find var -type d -name run -prune 2>/dev/null); do \
+		STACK_DIR="$$(dirname "$$run")" $(LOCAL)/stack.sh down; \
+	done
+	rm -rf var
+
+# ---------------------------------------------------------------------------------------------
+# Tests (PYTEST_ARGS="..." passes arguments to pytest)
+# ---------------------------------------------------------------------------------------------
+
+test: ## install, start a test stack (var/test), run pytest, stop the stack
+	$(LOCAL)/test.sh
