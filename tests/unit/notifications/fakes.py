@@ -1,0 +1,191 @@
+"""In-memory stores with the behaviour of services.notifications.repository, for unit tests."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.notifications.domain.model import (
+    ACTIVE,
+    CITY_ONLY_TYPES,
+    IN_FLIGHT,
+    PENDING,
+    UNFINISHED,
+    AllowList,
+    Answer,
+    Attempt,
+    Delivery,
+    StoredEvent,
+    Subscription,
+)
+from services.notifications.handlers import Destinations
+from services.notifications.repository import StaleSubscription
+
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+class FakeSubscriptions:
+    def __init__(self):
+        self.rows: dict[str, Subscription] = {}
+
+    def add(self, subscription: Subscription) -> bool:
+        if subscription.id in self.rows:
+            return False
+        self.rows[subscription.id] = copy.deepcopy(subscription)
+        return True
+
+    def get(self, id_: str) -> Subscription | None:
+        return copy.deepcopy(self.rows.get(id_))
+
+    def save(self, subscription: Subscription) -> None:
+        if self.rows[subscription.id].version != subscription.version:
+            raise StaleSubscription(subscription.id)
+        subscription.version += 1
+        self.rows[subscription.id] = copy.deepcopy(subscription)
+
+    def matching(self, event_type: str, county: str) -> list[Subscription]:
+        return [copy.deepcopy(s) for s in self.rows.values()
+                if s.status == ACTIVE and s.wants(event_type, county)]
+
+    def page(self, owner, after, limit):
+        rows = sorted((s for s in self.rows.values() if s.status != "deleted"
+                       and (owner is None or s.owner == owner)
+                       and (after is None or s.id > after)), key=lambda s: s.id)
+        return rows[:limit]
+
+
+class FakeEvents:
+    def __init__(self):
+        self.rows: dict[str, StoredEvent] = {}
+        self.seq = 0
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def add(self, event: StoredEvent) -> bool:
+        if event.id in self.rows:
+            return False
+        self.rows[event.id] = event
+        return True
+
+    def get(self, id_: str) -> StoredEvent | None:
+        return self.rows.get(id_)
+
+    def partitions(self) -> list[str]:
+        return sorted({e.partition for e in self.rows.values()})
+
+    def after(self, partition, offset, *, scope, types, limit):
+        rows = [e for e in self.rows.values() if e.partition == partition and e.offset > offset
+                and (scope is None or (e.county == scope and e.type not in CITY_ONLY_TYPES))
+                and (types is None or e.type in types)]
+        return sorted(rows, key=lambda e: e.offset)[:limit]
+
+    def since(self, time: datetime, limit: int):
+        rows = sorted((e for e in self.rows.values() if e.time >= time),
+                      key=lambda e: (e.time, e.seq))
+        return rows[:limit]
+
+
+class FakeDeliveries:
+    def __init__(self):
+        self.rows: dict[str, tuple[Delivery, dict]] = {}  # delivery, lease {until, holder}
+
+    def ensure(self, delivery: Delivery) -> bool:
+        if delivery.id in self.rows:
+            return False
+        self.rows[delivery.id] = (copy.deepcopy(delivery), {})
+        return True
+
+    def get(self, id_):
+        row = self.rows.get(id_)
+        return copy.deepcopy(row[0]) if row else None
+
+    def all(self) -> list[Delivery]:
+        return [copy.deepcopy(d) for d, _ in self.rows.values()]
+
+    def _due(self, delivery: Delivery, lease: dict, now: datetime) -> bool:
+        return ((delivery.status == PENDING and delivery.next_attempt_at <= now)
+                or (delivery.status == IN_FLIGHT and lease.get("until") < now))
+
+    def due(self, now, *, limit, skip_subscriptions=()):
+        rows = [d for d, lease in self.rows.values() if self._due(d, lease, now)
+                and d.subscription_id not in skip_subscriptions]
+        return [copy.deepcopy(d) for d in
+                sorted(rows, key=lambda d: (d.next_attempt_at, d.seq))[:limit]]
+
+    def predecessor(self, delivery):
+        rows = [d for d, _ in self.rows.values() if d.subscription_id == delivery.subscription_id
+                and d.subject == delivery.subject and d.seq < delivery.seq
+                and d.status in UNFINISHED]
+        return copy.deepcopy(min(rows, key=lambda d: d.seq)) if rows else None
+
+    def defer(self, delivery, until):
+        stored, _ = self.rows[delivery.id]
+        if stored.status == PENDING:
+            stored.next_attempt_at = until
+
+    def claim(self, delivery, now, lease_until, holder):
+        stored, lease = self.rows[delivery.id]
+        if not self._due(stored, lease, now):
+            return None
+        stored.status = IN_FLIGHT
+        lease.update(until=lease_until, holder=holder)
+        return copy.deepcopy(stored)
+
+    def finish_attempt(self, delivery, holder):
+        stored, lease = self.rows[delivery.id]
+        if stored.status != IN_FLIGHT or lease.get("holder") != holder:
+            return False
+        self.rows[delivery.id] = (copy.deepcopy(delivery), {})
+        return True
+
+    def restart(self, delivery, was):
+        if self.rows[delivery.id][0].status != was:
+            return False
+        self.rows[delivery.id] = (copy.deepcopy(delivery), {})
+        return True
+
+
+class FakeAttempts:
+    def __init__(self):
+        self.rows: list[Attempt] = []
+
+    def add(self, attempt: Attempt) -> None:
+        if all(a.id != attempt.id for a in self.rows):
+            self.rows.append(attempt)
+
+    def page(self, subscription_id, before, limit):
+        rows = sorted((a for a in self.rows if a.subscription_id == subscription_id),
+                      key=lambda a: (a.at, a.id), reverse=True)
+        if before is not None:
+            rows = [a for a in rows if (a.at, a.id) < before]
+        return rows[:limit]
+
+
+@dataclass
+class FakeStores:
+    subscriptions: FakeSubscriptions = field(default_factory=FakeSubscriptions)
+    events: FakeEvents = field(default_factory=FakeEvents)
+    deliveries: FakeDeliveries = field(default_factory=FakeDeliveries)
+    attempts: FakeAttempts = field(default_factory=FakeAttempts)
+
+
+@dataclass
+class FakeEndpoint:
+    """A county endpoint that answers from a script of statuses, then 200; records requests."""
+
+    statuses: list[int] = field(default_factory=list)
+    received: list[tuple[str, dict, bytes]] = field(default_factory=list)
+
+    def __call__(self, url: str, headers: dict, body: bytes) -> Answer:
+        self.received.append((url, headers, body))
+        status = self.statuses.pop(0) if self.statuses else 200
+        return Answer(status, 1.0, None if 200 <= status < 300 else f"HTTP {status}")
+
+
+def public_destinations(*hosts_to_addresses: tuple[str, list[str]]) -> Destinations:
+    """Destinations whose resolver answers from a table (a public address by default)."""
+    table = dict(hosts_to_addresses)
+    return Destinations(lambda host: table.get(host, [PUBLIC_ADDRESS]), AllowList())
