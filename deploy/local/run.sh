@@ -18,22 +18,45 @@ export STACK_DIR KAFKA_PORT MONGO_PORT PROMETHEUS_PORT
 
 SERVICES=(issues inspections notifications)
 
+PROCFILE="${PROCFILE:-$LOCAL_DIR/Procfile}"
+# Every process honcho starts inherits this marker, so that none can outlive `make run`
+# unnoticed (honcho puts each of them in a session of its own).
+RUN_MARKER="SUPERVISION_RUN=$$-$(date +%s%N)"
+
+# Pids of live processes carrying this run's marker.
+marked_pids() {
+    local env pid
+    for env in /proc/[0-9]*/environ; do
+        pid="${env#/proc/}"; pid="${pid%/environ}"
+        grep -qzxF -- "$RUN_MARKER" "$env" 2>/dev/null && echo "$pid"
+    done
+    return 0
+}
+
 honcho_pid=""
 stopping=0
 cleanup() {
-    local rc=$?
+    local rc=$? pids deadline
     [[ $stopping -eq 1 ]] && return
     stopping=1
     trap '' INT TERM
     if [[ -n "$honcho_pid" ]]; then
         info "stopping service processes"
-        # honcho and everything it started share one process group (setsid below).
-        kill -TERM -- "-$honcho_pid" 2>/dev/null || true
-        local until=$(( SECONDS + 25 ))
-        while kill -0 -- "-$honcho_pid" 2>/dev/null && (( SECONDS < until )); do sleep 0.2; done
-        if kill -0 -- "-$honcho_pid" 2>/dev/null; then
-            warn "service processes still running after 25 s; sending KILL"
-            kill -KILL -- "-$honcho_pid" 2>/dev/null || true
+        # honcho answers TERM by stopping its processes (TERM, then KILL after 5 s).
+        kill -TERM "$honcho_pid" 2>/dev/null || true
+        deadline=$(( SECONDS + 20 ))
+        while kill -0 "$honcho_pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
+        kill -KILL "$honcho_pid" 2>/dev/null || true
+        pids="$(marked_pids)"
+        if [[ -n "$pids" ]]; then
+            warn "service processes left after honcho: $(echo $pids); stopping them"
+            # shellcheck disable=SC2086
+            kill -TERM $pids 2>/dev/null || true
+            deadline=$(( SECONDS + 10 ))
+            while [[ -n "$(marked_pids)" ]] && (( SECONDS < deadline )); do sleep 0.2; done
+            pids="$(marked_pids)"
+            # shellcheck disable=SC2086
+            [[ -z "$pids" ]] || kill -KILL $pids 2>/dev/null || true
         fi
     fi
     info "stopping the stack"
@@ -69,13 +92,12 @@ cat <<EOF
 
 EOF
 
-# Own process group for honcho and its children, so that cleanup reaches every one of them.
-setsid "$HONCHO" -f "$LOCAL_DIR/Procfile" -d "$REPO_ROOT" start &
+env "$RUN_MARKER" "$HONCHO" -f "$PROCFILE" -d "$REPO_ROOT" start &
 honcho_pid=$!
 set +e
 wait "$honcho_pid"
 rc=$?
 set -e
-# honcho stops when any of its processes exits; cleanup (the EXIT trap) makes sure that no
-# process of its group outlives it, then stops the stack.
+# honcho stops when any of its processes exits; cleanup (the EXIT trap) makes sure that none
+# of them outlives it, then stops the stack.
 exit "$rc"

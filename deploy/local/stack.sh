@@ -214,8 +214,8 @@ stop_component() {
     done
     rm -f "$RUN_DIR/$name.pid"
     for port in $(ports_of "$name"); do
-        local until=$(( SECONDS + 10 ))
-        while port_open "$port" && (( SECONDS < until )); do sleep 0.2; done
+        local deadline=$(( SECONDS + 10 ))
+        while port_open "$port" && (( SECONDS < deadline )); do sleep 0.2; done
         if port_open "$port"; then
             warn "port $port is still in use after $name stopped: $(port_owner "$port")"
         fi
