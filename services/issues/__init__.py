@@ -1,0 +1,3 @@
+"""The issues service: rectification items, the ledger, the ranking and the public board."""
+
+SERVICE = "issues"

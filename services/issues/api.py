@@ -1,0 +1,340 @@
+"""The JSON API of the issues service (CONTRACT.md, issues): parse, call a handler, answer."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+
+from flask import current_app, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from services.issues import handlers, importing, views
+from services.issues.domain.model import (
+    Actor,
+    DomainError,
+    Item,
+    NotPermitted,
+    TransitionNotAllowed,
+    local_date,
+)
+from services.issues.domain.ranking import (
+    CLOSED_WEIGHT,
+    OVERDUE_PENALTY,
+    REOPEN_PENALTY,
+    Quarter,
+)
+from services.issues.repository import MongoItemRepository
+from services.issues.schemas import (
+    ImportArgs,
+    ImportReportSchema,
+    ImportRowSchema,
+    ItemCreateSchema,
+    ItemDetailSchema,
+    ItemListArgs,
+    ItemSchema,
+    LedgerSchema,
+    RankingArgs,
+    RankingSchema,
+    TransitionSchema,
+)
+from shared import counties, idempotency
+from shared.auth import Principal, require
+from shared.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
+)
+from shared.events import now
+from shared.pagination import decode_cursor, encode_cursor, page_schema
+
+items_blp = Blueprint("items", __name__, url_prefix="/v1/items",
+                      description="Rectification items (问题清单) and their lifecycle")
+reports_blp = Blueprint("reports", __name__, url_prefix="/v1",
+                        description="The ledger (工作台账) and the quarterly ranking (排位)")
+ItemPage = page_schema(ItemSchema, "ItemPage")
+READERS = ("city_admin", "county_admin", "subscriber", "inspector")
+WRITERS = ("city_admin", "county_admin")
+FORMULA = (f"{CLOSED_WEIGHT}·closed/n − {OVERDUE_PENALTY}·overdue/n − {REOPEN_PENALTY}·reopened/n"
+           " over the n items due in the quarter")
+
+
+def db():
+    return current_app.extensions["issues.db"]
+
+
+def repository() -> MongoItemRepository:
+    return MongoItemRepository(db())
+
+
+def today():
+    return local_date(now())
+
+
+def actor(principal: Principal) -> Actor:
+    return Actor(principal.sub, principal.role, principal.county)
+
+
+def item_scope(principal: Principal) -> str | None:
+    """The county whose items the caller may read; None for the whole city.
+
+    Inspectors read items through their inspections (inspections service, rules U and X),
+    not by browsing a county's list here.
+    """
+    if principal.is_city:
+        return None
+    if principal.role == "inspector":
+        raise Forbidden("Inspectors see the items of their inspections in the inspections "
+                        "service, not county lists.")
+    return principal.county
+
+
+def item_body(item: Item, *, history: bool = False) -> dict:
+    body = {**item.snapshot(today()), "county_name": counties.name(item.county)}
+    if history:
+        body["history"] = item.history
+    return body
+
+
+def etag(item: Item) -> dict:
+    return {"ETag": f'"{item.version}"'}
+
+
+def expected_version() -> int:
+    """The version named by If-Match (``"7"`` or ``W/"7"``), required for every update."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired("Send If-Match with the item's ETag (from GET /v1/items/{id}) "
+                                   "so that a change made meanwhile is not overwritten.")
+    tag = header.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise PreconditionFailed("If-Match does not name a version of this item.")
+    return int(tag)
+
+
+def refusal(exc: DomainError) -> ApiError:
+    errors = {exc.field: [str(exc)]} if exc.field else None
+    if isinstance(exc, NotPermitted):
+        return Forbidden(str(exc))
+    if isinstance(exc, TransitionNotAllowed):
+        return Conflict(str(exc), errors=errors)
+    return Unprocessable(str(exc), errors=errors)  # MissingInput and the like
+
+
+@items_blp.route("")
+class Items(MethodView):
+    @require(*READERS)
+    @items_blp.arguments(ItemListArgs, location="query")
+    @items_blp.response(200, ItemPage)
+    def get(self, args: dict, principal: Principal):
+        """List items, newest last, filtered; a county admin or subscriber sees their county."""
+        scope = item_scope(principal)
+        if scope and args.get("county", scope) != scope:
+            raise Forbidden("You may list the items of your own county only.")
+        limit, after = args.pop("limit"), page_position(args.pop("cursor"))
+        found, more = views.list_items(db(), views.ItemFilter(**{"county": scope, **args}),
+                                       today(), limit=limit, after=after)
+        next_cursor = encode_cursor({"c": more[0].isoformat(), "i": more[1]}) if more else None
+        return {"items": [item_body(i) for i in found], "next_cursor": next_cursor}
+
+    @require(*WRITERS)
+    @items_blp.arguments(ItemCreateSchema)
+    @items_blp.response(201, ItemDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @items_blp.alt_response(409, description="Idempotency-Key reused with another body")
+    @items_blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
+                                "schema": {"type": "string"}}])
+    def post(self, body: dict, principal: Principal):
+        """Create an item (city, or a county admin in their own county)."""
+        key = idempotency.key()
+        item_id = idempotency.derived_id("issues.items", principal.sub, key) if key else None
+        try:
+            item, _ = handlers.create_item(
+                repository(), handlers.NewItem(**body), actor(principal), item_id=item_id,
+                fingerprint=idempotency.fingerprint(body) if key else None)
+        except handlers.IdempotencyMismatch as exc:
+            raise Conflict(str(exc)) from exc
+        except DomainError as exc:
+            raise refusal(exc) from exc
+        headers = {**etag(item), "Location": url_for("items.ItemById", item_id=item.id)}
+        return item_body(item, history=True), headers
+
+
+def page_position(cursor: str | None) -> tuple[datetime, str] | None:
+    """The (created_at, id) of the last item served, from a cursor this service gave out."""
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        return datetime.fromisoformat(position["c"]), str(position["i"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError("The cursor is not one this service gave out.",
+                       errors={"cursor": ["Not a valid cursor."]}) from exc
+
+
+@items_blp.route("/import")
+class ItemImport(MethodView):
+    @require(*WRITERS)
+    @items_blp.arguments(ImportArgs, location="query")
+    @items_blp.response(200, ImportReportSchema)
+    @items_blp.alt_response(422, description="unreadable file, or a bad row with atomic=true")
+    @items_blp.doc(
+        requestBody={"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}}}},
+            "text/csv": {"schema": {"type": "string"}},
+            importing.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+        parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
+                     "schema": {"type": "string"}}])
+    def post(self, args: dict, principal: Principal):
+        """Import a county problem list (CSV or XLSX, columns 县区代码 … 公示), row by row."""
+        content = uploaded_file()
+        try:
+            table = importing.read_table(content, xlsx=importing.looks_like_xlsx(content))
+        except importing.UnreadableFile as exc:
+            raise Unprocessable(str(exc), errors={"file": [str(exc)]}) from exc
+        if not table:
+            raise Unprocessable("The file has a header but no item rows.",
+                                errors={"file": ["No item rows."]})
+        rows, refused = read_rows(table)
+        key = idempotency.key()
+        atomic = args["atomic"]
+
+        def id_for_row(row: int) -> str:
+            if key is None:
+                return str(uuid.uuid4())
+            return idempotency.derived_id("issues.import", principal.sub, f"{key}\n{row}")
+
+        fingerprint = idempotency.fingerprint(
+            {"file": hashlib.sha256(content).hexdigest(), "atomic": atomic}) if key else None
+        try:
+            outcome = handlers.import_items(repository(), rows, actor(principal),
+                                            refused=refused, atomic=atomic,
+                                            id_for_row=id_for_row, fingerprint=fingerprint)
+        except handlers.IdempotencyMismatch as exc:
+            raise Conflict(str(exc)) from exc
+        refused = {row: column_names(errors) for row, errors in outcome.refused.items()}
+        if not outcome.written:
+            raise Unprocessable(
+                f"{len(refused)} of {len(table)} rows are not valid; with atomic=true nothing "
+                "was imported.",
+                errors={f"row {row}": [f"{field}: {m}" for field, ms in errors.items() for m in ms]
+                        for row, errors in sorted(refused.items())})
+        results = sorted(
+            [{"row": row, "status": "created", "id": item_id}
+             for row, item_id in outcome.created.items()]
+            + [{"row": row, "status": "invalid", "id": None, "errors": errors}
+               for row, errors in refused.items()], key=lambda r: r["row"])
+        return {"atomic": atomic, "rows": len(table), "created": len(outcome.created),
+                "invalid": len(refused), "results": results}
+
+
+def uploaded_file() -> bytes:
+    """The list from a multipart field ``file`` or from the raw body (CSV or XLSX type)."""
+    upload = request.files.get("file")
+    if upload is not None:
+        return upload.read()
+    if request.mimetype in (*importing.CSV_TYPES, importing.XLSX_TYPE):
+        return request.get_data()
+    raise ApiError("Send the list as the multipart field 'file', or as a text/csv or XLSX body.",
+                   status=415, title="Unsupported Media Type", errors={"file": ["Missing."]})
+
+
+def read_rows(table: list[tuple[int, dict]]):
+    schema = ImportRowSchema()
+    rows, refused = [], {}
+    for number, record in table:
+        try:
+            loaded = schema.load({k: v for k, v in record.items() if v is not None})
+        except ValidationError as exc:
+            refused[number] = exc.messages
+            continue
+        rows.append((number, handlers.NewItem(**loaded)))
+    return rows, refused
+
+
+_COLUMN = {name: f.data_key for name, f in ImportRowSchema().fields.items()}
+
+
+def column_names(errors: dict) -> dict:
+    """Refusals by the domain name fields as the code does; a person reads column names."""
+    return {_COLUMN.get(field, field): messages for field, messages in errors.items()}
+
+
+@items_blp.route("/<string:item_id>")
+class ItemById(MethodView):
+    @require(*READERS)
+    @items_blp.response(200, ItemDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    def get(self, item_id: str, principal: Principal):
+        """One item with its full history; the ETag names its version."""
+        item = repository().get(item_id)
+        scope = item_scope(principal)
+        if item is None or (scope and item.county != scope):
+            raise NotFound(f"No item {item_id}.")
+        return item_body(item, history=True), etag(item)
+
+
+@items_blp.route("/<string:item_id>/transitions")
+class ItemTransitions(MethodView):
+    @require(*WRITERS)
+    @items_blp.arguments(TransitionSchema)
+    @items_blp.response(200, ItemDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @items_blp.alt_response(409, description="the lifecycle has no such move")
+    @items_blp.alt_response(412, description="If-Match names an older version")
+    @items_blp.alt_response(428, description="If-Match missing")
+    @items_blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True,
+                                "schema": {"type": "string"}}])
+    def post(self, body: dict, item_id: str, principal: Principal):
+        """Move the item along its lifecycle (docs/issues.md has who may do what)."""
+        version = expected_version()
+        repo = repository()
+        existing = repo.get(item_id)
+        if existing is None or not principal.sees_county(existing.county):
+            raise NotFound(f"No item {item_id}.")
+        try:
+            item = handlers.transition_item(repo, item_id, body["to"], actor(principal),
+                                            expected_version=version, reason=body["reason"],
+                                            evidence=body["evidence"])
+        except handlers.StaleVersion as exc:
+            raise PreconditionFailed(
+                f"The item changed meanwhile ({exc}); read it again and retry.",
+                headers={"ETag": f'"{exc.current}"'}) from exc
+        except DomainError as exc:
+            raise refusal(exc) from exc
+        return item_body(item, history=True), etag(item)
+
+
+@reports_blp.route("/ledger")
+class Ledger(MethodView):
+    @require(*READERS)
+    @reports_blp.response(200, LedgerSchema)
+    def get(self, principal: Principal):
+        """工作台账: per county total, by status, overdue, reopened, closure rate, median days
+        to close. A county admin or subscriber sees their county; the city and inspectors all
+        (the same figures are on the public dashboard)."""
+        scope = principal.county if principal.role in ("county_admin", "subscriber") else None
+        return {"as_of": today(), "counties": views.ledger(db(), today(), scope)}
+
+
+@reports_blp.route("/ranking")
+class Ranking(MethodView):
+    @require("city_admin")
+    @reports_blp.arguments(RankingArgs, location="query")
+    @reports_blp.response(200, RankingSchema)
+    def get(self, args: dict, principal: Principal):
+        """Counties ranked for a quarter by the score in docs/ranking.md."""
+        quarter = Quarter.parse(args["quarter"]) if "quarter" in args else Quarter.of(today())
+        return {"quarter": str(quarter), "formula": FORMULA,
+                "counties": ranking_rows(quarter)}
+
+
+def ranking_rows(quarter: Quarter) -> list[dict]:
+    return [{"rank": position, "county": f.county, "county_name": counties.name(f.county),
+             "score": f.score, "items": f.items, "closed": f.closed, "overdue": f.overdue,
+             "reopened": f.reopened}
+            for position, f in views.ranking(db(), quarter, today())]

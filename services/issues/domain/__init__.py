@@ -1,0 +1,1 @@
+"""The issues service\x27s domain: items and their rules."""

@@ -1,0 +1,218 @@
+"""The issues service's use cases: load an item through the repository, let the domain decide,
+save the item and the events it caused in one write. Entrypoints (API, consumer, scheduler)
+only parse their input and call these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from services.issues import metrics
+from services.issues.domain.model import (
+    SYSTEM,
+    Actor,
+    Change,
+    Check,
+    DomainError,
+    Item,
+    local_date,
+)
+from services.issues.repository import CONFLICT, DUPLICATE, ItemRepository
+from shared.consumer import DUPLICATE as EVENT_DUPLICATE
+from shared.consumer import PROCESSED, PermanentError, TransientError
+from shared.events import Event, new_event, now
+
+SAVE_ATTEMPTS = 5  # optimistic concurrency: reload and decide again this many times
+
+
+class ItemNotFound(Exception):
+    pass
+
+
+class StaleVersion(Exception):
+    """The caller's copy (If-Match) is not the item's current version."""
+
+    def __init__(self, current: int):
+        super().__init__(f"the item is at version {current}")
+        self.current = current
+
+
+class IdempotencyMismatch(Exception):
+    """The Idempotency-Key was used before with another body."""
+
+
+def envelopes(item: Item, changes: list[Change], today: date) -> list[dict]:
+    """CloudEvents for ``changes``, each carrying the item as it stands after them."""
+    state = item.snapshot(today)
+    return [new_event(c.type, subject=item.id, county=item.county,
+                      data={**c.data, "item": state}, itemversion=item.version)
+            for c in changes]
+
+
+@dataclass(frozen=True)
+class NewItem:
+    county: str
+    township: str
+    village: str
+    problem: str
+    measure: str
+    deadline: date
+    responsible: str | None = None
+    category: str | None = None
+    public: bool = False
+
+
+def create_item(repo: ItemRepository, new: NewItem, actor: Actor, *, item_id: str | None = None,
+                fingerprint: str | None = None) -> tuple[Item, bool]:
+    """Create an item; answer it and whether it was created now (False: an idempotent retry)."""
+    if item_id is not None and (existing := repo.get(item_id)) is not None:
+        return _replayed(repo, existing, fingerprint), False
+    at = now()
+    item, changes = Item.create(id=item_id or str(uuid.uuid4()), actor=actor, at=at,
+                                **vars(new))
+    if not repo.add(item, envelopes(item, changes, local_date(at)), fingerprint=fingerprint):
+        # A concurrent retry with the same key inserted first.
+        return _replayed(repo, repo.get(item.id), fingerprint), False
+    return item, True
+
+
+def _replayed(repo: ItemRepository, existing: Item, fingerprint: str | None) -> Item:
+    if repo.fingerprints([existing.id]).get(existing.id) != fingerprint:
+        raise IdempotencyMismatch("This Idempotency-Key was used with another request body.")
+    return existing
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    created: dict[int, str]  # row number -> item id
+    refused: dict[int, dict[str, list[str]]]  # row number -> {field: messages}
+    written: bool
+
+
+def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: Actor, *,
+                 refused: dict[int, dict[str, list[str]]], atomic: bool,
+                 id_for_row: Callable[[int], str], fingerprint: str | None = None
+                 ) -> ImportOutcome:
+    """Import a county list: ``rows`` read well, ``refused`` did not. ``atomic``: all or none.
+
+    ``id_for_row(row)`` gives each row's item id, derived from the Idempotency-Key when there is
+    one, so that a file sent again adds nothing.
+    """
+    at = now()
+    today = local_date(at)
+    refused = dict(refused)
+    batch: dict[int, tuple[Item, list[dict]]] = {}
+    for row, new in rows:
+        try:
+            item, changes = Item.create(id=id_for_row(row), actor=actor, at=at,
+                                        cause="imported", **vars(new))
+        except DomainError as exc:
+            refused[row] = {exc.field or "_row": [str(exc)]}
+            continue
+        batch[row] = (item, envelopes(item, changes, today))
+    if atomic and refused:
+        return ImportOutcome({}, refused, written=False)
+    # Rows of this file imported before under the same key are there already; the key must not
+    # have been used for another file (checked before anything is written).
+    earlier = repo.fingerprints([item.id for item, _ in batch.values()])
+    if any(known != fingerprint for known in earlier.values()):
+        raise IdempotencyMismatch("This Idempotency-Key was used with another file.")
+    repo.add_many([entry for entry in batch.values() if entry[0].id not in earlier],
+                  fingerprint=fingerprint)
+    return ImportOutcome({row: item.id for row, (item, _) in batch.items()}, refused,
+                         written=True)
+
+
+def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *,
+                    expected_version: int, reason: str | None = None,
+                    evidence: list[str] | None = None) -> Item:
+    item = repo.get(item_id)
+    if item is None:
+        raise ItemNotFound(item_id)
+    if item.version != expected_version:
+        raise StaleVersion(item.version)
+    at = now()
+    changes = item.transition(to, actor=actor, at=at, reason=reason, evidence=evidence)
+    outcome = repo.save(item, envelopes(item, changes, local_date(at)),
+                        expected_version=expected_version)
+    if outcome == CONFLICT:
+        raise StaleVersion(expected_version + 1)
+    return item
+
+
+def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int) -> str:
+    """An inspection's check of an item (rule R); idempotent on the event id."""
+    data = event.data
+    check = Check(event_id=event.id, inspection_id=data["inspection_id"],
+                  passed=event.type == "inspection.check_passed",
+                  observed_at=data["observed_at"], findings=data.get("findings"),
+                  evidence=tuple(data.get("evidence") or ()), inspector=data.get("inspector"))
+    for _ in range(SAVE_ATTEMPTS):
+        item = repo.get(data["item_id"])
+        if item is None:
+            raise PermanentError(f"no item {data['item_id']} to apply the check to")
+        version = item.version
+        at = now()
+        changes = item.apply_check(check, at=at, reopen_deadline_days=reopen_deadline_days)
+        if item.version == version:
+            return EVENT_DUPLICATE
+        outcome = repo.save(item, envelopes(item, changes, local_date(at)),
+                            expected_version=version, event_id=event.id)
+        if outcome == DUPLICATE:
+            return EVENT_DUPLICATE
+        if outcome != CONFLICT:
+            if any(c.type == "issue.reopened" for c in changes):
+                metrics.ITEMS_REOPENED.labels(item.county).inc()
+            return PROCESSED
+    raise TransientError(f"item {data['item_id']} kept changing; the check is retried")
+
+
+def create_from_problem(repo: ItemRepository, event: Event, *, deadline_days: int) -> str:
+    """A new problem an inspection team found on site becomes an item of that county.
+
+    Its id derives from the event id, so the same event delivered twice creates nothing new.
+    """
+    data = event.data
+    item_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"supervision:problem_found:{event.id}"))
+    if repo.get(item_id) is not None:
+        return EVENT_DUPLICATE
+    at = now()
+    found_on = local_date(data["found_at"])
+    try:
+        item, changes = Item.create(
+            id=item_id, actor=Actor(f"inspection:{data['inspection_id']}", SYSTEM), at=at,
+            county=data["county"], township=data["township"], village=data["village"],
+            problem=data["problem"], measure=data["measure"],
+            deadline=found_on + timedelta(days=deadline_days),
+            cause="inspection.problem_found", inspection_id=data["inspection_id"])
+    except DomainError as exc:
+        raise PermanentError(str(exc)) from exc
+    added = repo.add(item, envelopes(item, changes, local_date(at)))
+    return PROCESSED if added else EVENT_DUPLICATE
+
+
+def announce_overdue(repo: ItemRepository, *, at: datetime, batch_size: int = 500) -> int:
+    """Announce every item that passed its deadline since the last scan; answer how many.
+
+    Each announcement is a version-guarded write, so two scanners racing on one item announce
+    it once: the second write finds a newer version and the item is already announced.
+    """
+    today = local_date(at)
+    announced = 0
+    while True:
+        candidates = repo.overdue_candidates(today, batch_size)
+        progressed = 0
+        for item in candidates:
+            version = item.version
+            changes = item.announce_overdue(today, at)
+            if not changes:
+                continue
+            outcome = repo.save(item, envelopes(item, changes, today), expected_version=version)
+            if outcome != CONFLICT:
+                announced += 1
+                progressed += 1
+        if len(candidates) < batch_size or not progressed:
+            return announced

@@ -1,0 +1,54 @@
+"""A repository on a dict, behaving like the MongoDB one (version and event-id guards)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+from services.issues.domain.model import CLOSED, Item
+from services.issues.repository import CONFLICT, DUPLICATE, SAVED
+
+
+class FakeItemRepository:
+    def __init__(self):
+        self.items: dict[str, Item] = {}
+        self.fingerprint_of: dict[str, str | None] = {}
+        self.published: list[dict] = []  # every event handed to the outbox, in order
+
+    def get(self, item_id: str) -> Item | None:
+        item = self.items.get(item_id)
+        return copy.deepcopy(item) if item else None
+
+    def fingerprints(self, item_ids: list[str]) -> dict[str, str | None]:
+        return {i: self.fingerprint_of[i] for i in item_ids if i in self.items}
+
+    def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool:
+        if item.id in self.items:
+            return False
+        self.items[item.id] = copy.deepcopy(item)
+        self.fingerprint_of[item.id] = fingerprint
+        self.published.extend(events)
+        return True
+
+    def add_many(self, batch, *, fingerprint: str | None = None) -> None:
+        for item, events in batch:
+            self.add(item, events, fingerprint=fingerprint)
+
+    def save(self, item: Item, events: list[dict], *, expected_version: int,
+             event_id: str | None = None) -> str:
+        stored = self.items[item.id]
+        if event_id is not None and event_id in stored.processed_events:
+            return DUPLICATE
+        if stored.version != expected_version:
+            return CONFLICT
+        self.items[item.id] = copy.deepcopy(item)
+        self.published.extend(events)
+        return SAVED
+
+    def overdue_candidates(self, today: date, limit: int) -> list[Item]:
+        found = [i for i in self.items.values() if i.status != CLOSED and i.deadline < today
+                 and i.overdue_announced_for is None]
+        return [copy.deepcopy(i) for i in found[:limit]]
+
+    def of_type(self, event_type: str) -> list[dict]:
+        return [e for e in self.published if e["type"] == event_type]
