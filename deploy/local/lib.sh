@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this file
 # Shared settings and helpers for the local stack scripts (install.sh, stack.sh, run.sh,
 # test.sh). Source it; do not run it.
 

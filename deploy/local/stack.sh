@@ -101,10 +101,6 @@ print(cid)' >"$dir/cluster.id"
         "$java" "$logcfg" -cp "$lib/*" kafka.tools.StorageTool format --standalone \
             -t "$(<"$dir/cluster.id")" -c "$dir/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 \
             || die "formatting Kafka storage failed, see $(rel "$LOG_DIR/kafka.log")"
-        printf '%s\n' "$KAFKA_CONTROLLER_PORT" >"$dir/controller.port"
-    elif [[ -f "$dir/controller.port" && "$(<"$dir/controller.port")" != "$KAFKA_CONTROLLER_PORT" ]]; then
-        # The standalone controller's address is part of the formatted metadata log.
-        die "Kafka in $(rel "$dir") was formatted with controller port $(<"$dir/controller.port"), not $KAFKA_CONTROLLER_PORT; use that port, or wipe the state (make clean, or rm -rf $(rel "$STACK_DIR"))"
     fi
 
     # shellcheck disable=SC2086  # the option strings are word lists
