@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +56,9 @@ def _wiring() -> Wiring:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # To the millisecond, as the database keeps it, so a repeated answer is the same answer.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 subscriptions = Blueprint(
@@ -211,4 +214,4 @@ def _offsets(cursor: str | None) -> dict[str, int]:
 
 
 def _created(subscription: Subscription) -> dict:
-    return {**SubscriptionOut().dump(subscription), "secret": subscription.secrets[0].value}
+    return {**dataclasses.asdict(subscription), "secret": subscription.secrets[0].value}
