@@ -44,6 +44,13 @@ class IdempotencyMismatch(Exception):
     """The Idempotency-Key was used before with another body."""
 
 
+def moment() -> datetime:
+    """Now, to the millisecond: what the database keeps, so an answer given at once equals the
+    same item read back later."""
+    at = now()
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def envelopes(item: Item, changes: list[Change], today: date) -> list[dict]:
     """CloudEvents for ``changes``, each carrying the item as it stands after them."""
     state = item.snapshot(today)
@@ -70,7 +77,7 @@ def create_item(repo: ItemRepository, new: NewItem, actor: Actor, *, item_id: st
     """Create an item; answer it and whether it was created now (False: an idempotent retry)."""
     if item_id is not None and (existing := repo.get(item_id)) is not None:
         return _replayed(repo, existing, fingerprint), False
-    at = now()
+    at = moment()
     item, changes = Item.create(id=item_id or str(uuid.uuid4()), actor=actor, at=at,
                                 **vars(new))
     if not repo.add(item, envelopes(item, changes, local_date(at)), fingerprint=fingerprint):
@@ -101,7 +108,7 @@ def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: A
     ``id_for_row(row)`` gives each row's item id, derived from the Idempotency-Key when there is
     one, so that a file sent again adds nothing.
     """
-    at = now()
+    at = moment()
     today = local_date(at)
     refused = dict(refused)
     batch: dict[int, tuple[Item, list[dict]]] = {}
@@ -134,7 +141,7 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
         raise ItemNotFound(item_id)
     if item.version != expected_version:
         raise StaleVersion(item.version)
-    at = now()
+    at = moment()
     changes = item.transition(to, actor=actor, at=at, reason=reason, evidence=evidence)
     outcome = repo.save(item, envelopes(item, changes, local_date(at)),
                         expected_version=expected_version)
@@ -155,7 +162,7 @@ def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int
         if item is None:
             raise PermanentError(f"no item {data['item_id']} to apply the check to")
         version = item.version
-        at = now()
+        at = moment()
         changes = item.apply_check(check, at=at, reopen_deadline_days=reopen_deadline_days)
         if item.version == version:
             return EVENT_DUPLICATE
@@ -179,7 +186,7 @@ def create_from_problem(repo: ItemRepository, event: Event, *, deadline_days: in
     item_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"supervision:problem_found:{event.id}"))
     if repo.get(item_id) is not None:
         return EVENT_DUPLICATE
-    at = now()
+    at = moment()
     found_on = local_date(data["found_at"])
     try:
         item, changes = Item.create(

@@ -20,7 +20,6 @@ from services.issues.repository import MongoItemRepository, ensure_indexes
 from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
-from shared.events import now
 from shared.outbox import lease
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ def run(settings: Settings, stop: threading.Event, interval: float) -> None:
         try:
             # The lease outlives a scan interval, so the holder keeps it from one scan to the next.
             if lease(db, LEASE, holder, seconds=max(3 * interval, 10)):
-                announced = handlers.announce_overdue(repo, at=now())
+                announced = handlers.announce_overdue(repo, at=handlers.moment())
                 if announced:
                     log.info("overdue items announced", extra={"count": announced})
         except Exception:  # noqa: BLE001 — a failed scan is retried at the next tick

@@ -128,7 +128,7 @@ class ItemListArgs(PageArgs):
 class HistoryEntrySchema(Schema):
     at = fields.AwareDateTime(required=True)
     actor = fields.String(required=True)
-    from_ = fields.String(data_key="from", allow_none=True, required=True)
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True, required=True)
     to = fields.String(required=True)
     reason = fields.String(allow_none=True)
     cause = fields.String(required=True, metadata={
