@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, request, url_for
 from flask.views import MethodView
@@ -29,11 +29,11 @@ from services.inspections.schemas import (
     InspectionSchema,
     PlanSchema,
     ResultsSchema,
+    to_millis,
 )
 from shared import counties, idempotency, mongo
 from shared.auth import Principal, require
 from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable, problem
-from shared.events import now
 from shared.pagination import decode_cursor, encode_cursor
 
 SERVICE = "inspections"
@@ -52,6 +52,10 @@ def register_error_handlers(app: Flask) -> None:
     def _refused(exc: InspectionError):
         kind = statuses[type(exc)]
         return problem(kind.status, kind.title, exc.message, errors=exc.errors)
+
+
+def now() -> datetime:
+    return to_millis(datetime.now(UTC))
 
 
 def _repositories() -> tuple[MongoInspections, MongoItemCopy]:
@@ -75,7 +79,7 @@ def _present(view: InspectionView, *, detail: bool = True) -> dict:
     if view.items is not None:
         shown["item_ids"] = inspection.item_ids
         if detail:
-            shown["items"] = [asdict(i) for i in view.items]
+            shown["sampled_items"] = [asdict(i) for i in view.items]
     return shown
 
 

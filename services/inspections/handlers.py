@@ -38,8 +38,8 @@ class UnknownInspection(InspectionError):
     """No inspection the caller may see has this id. The same words whether it exists or not
     (rule U): a hidden inspection must be indistinguishable from a missing one."""
 
-    def __init__(self, inspection_id: str):
-        super().__init__(f"There is no inspection {inspection_id}.")
+    def __init__(self):
+        super().__init__("There is no such inspection.")
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _visible(inspections: InspectionRepository, inspection_id: str,
              viewer: Viewer) -> Inspection:
     inspection = inspections.get(inspection_id)
     if inspection is None or not inspection.visible_to(viewer):
-        raise UnknownInspection(inspection_id)
+        raise UnknownInspection()
     return inspection
 
 

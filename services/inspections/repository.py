@@ -121,7 +121,9 @@ class MongoInspections:
             at, last_id = after
             conditions.append({"$or": [{"planned_at": {"$lt": at}},
                                        {"planned_at": at, "_id": {"$lt": last_id}}]})
-        docs = self.collection.find({"$and": conditions}, {outbox.OUTBOX: 0}).sort(
+        conditions = [c for c in conditions if c]
+        query = {"$and": conditions} if len(conditions) > 1 else (conditions or [{}])[0]
+        docs = self.collection.find(query, {outbox.OUTBOX: 0}).sort(
             [("planned_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [_inspection(d) for d in docs]
 

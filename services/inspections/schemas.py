@@ -6,6 +6,8 @@ inspection itself (rule X, the window, the sampled items) are the domain's.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.inspections.domain.model import KINDS, OUTCOMES, STATUSES
@@ -17,6 +19,19 @@ from shared.pagination import PageArgs, page_schema
 MAX_ITEMS = 500
 MAX_TEAM = 20
 MAX_EVIDENCE = 20
+
+
+def to_millis(moment: datetime) -> datetime:
+    """Times are kept as BSON datetimes, which hold milliseconds: cut to that on the way in,
+    so that the first answer and every later read of the same inspection agree."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class Instant(fields.AwareDateTime):
+    """An RFC 3339 time with its offset, at millisecond precision."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        return to_millis(super()._deserialize(value, attr, data, **kwargs))
 
 
 def _known_county(code: str) -> None:
@@ -54,8 +69,8 @@ class PlanSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     team = fields.List(fields.Nested(TeamMemberSchema), required=True,
                        validate=validate.Length(1, MAX_TEAM))
-    window_start = fields.AwareDateTime(required=True)
-    window_end = fields.AwareDateTime(required=True)
+    window_start = Instant(required=True)
+    window_end = Instant(required=True)
     sample = fields.Nested(SampleRequestSchema, load_default=None)
     item_ids = fields.List(_text(128), load_default=None,
                            validate=validate.Length(1, MAX_ITEMS))
@@ -76,7 +91,7 @@ class CheckInSchema(Schema):
     evidence = fields.List(_text(2048), load_default=list,
                            validate=validate.Length(max=MAX_EVIDENCE),
                            metadata={"description": "references to photos or documents"})
-    observed_at = fields.AwareDateTime(required=True)
+    observed_at = Instant(required=True)
 
 
 class NewProblemSchema(Schema):
@@ -133,7 +148,7 @@ class InspectionSchema(Schema):
     item_count = fields.Integer()
     item_ids = fields.List(fields.String(), metadata={
         "description": "absent for an inspector until the inspection has started"})
-    items = fields.List(fields.Nested(SampledItemSchema), metadata={
+    sampled_items = fields.List(fields.Nested(SampledItemSchema), metadata={
         "description": "the sampled items from the copy, in the detail view only"})
     planned_by = fields.String()
     planned_at = fields.AwareDateTime()

@@ -52,7 +52,8 @@ def test_the_city_plans_an_inspection_and_it_is_answered_with_its_location(as_):
     body = response.get_json()
     assert response.status_code == 201 and response.headers["Location"].endswith(body["id"])
     assert body["status"] == "planned" and body["target_county_name"] == "越城区"
-    assert body["item_ids"] == ["i1", "i2"] and [i["id"] for i in body["items"]] == ["i1", "i2"]
+    assert body["item_ids"] == ["i1", "i2"]
+    assert [i["id"] for i in body["sampled_items"]] == ["i1", "i2"]
 
 
 @pytest.mark.parametrize("role", ["target_admin", "inspector", "target_subscriber"])
@@ -150,11 +151,12 @@ def test_the_target_county_sees_the_inspection_once_started(as_, role):
 def test_the_team_sees_the_plan_but_the_sampled_items_only_once_started(as_):
     inspection = plan(as_)
     before = as_["teammate"].get(f"/v1/inspections/{inspection['id']}").get_json()
-    assert "item_ids" not in before and "items" not in before and before["item_count"] == 2
+    assert "item_ids" not in before and "sampled_items" not in before and before["item_count"] == 2
     as_["inspector"].post(f"/v1/inspections/{inspection['id']}/start")
     after = as_["teammate"].get(f"/v1/inspections/{inspection['id']}").get_json()
-    assert [(i["id"], i["village"]) for i in after["items"]] == [("i1", "张市村"), ("i2", "张市村")]
-    assert "responsible" not in after["items"][0]
+    shown = [(i["id"], i["village"]) for i in after["sampled_items"]]
+    assert shown == [("i1", "张市村"), ("i2", "张市村")]
+    assert "responsible" not in after["sampled_items"][0]
 
 
 def test_an_inspector_not_on_the_team_can_neither_see_nor_start_nor_file(as_):

@@ -99,7 +99,7 @@ def test_a_hidden_inspection_is_reported_exactly_like_a_missing_one():
         handlers.get(inspections, FakeItemCopy(*COPY), "insp-1", TARGET_ADMIN)
     with pytest.raises(UnknownInspection) as missing:
         handlers.get(inspections, FakeItemCopy(*COPY), "insp-404", TARGET_ADMIN)
-    assert str(hidden.value).replace("insp-1", "ID") == str(missing.value).replace("insp-404", "ID")
+    assert str(hidden.value) == str(missing.value)
 
 
 def test_starting_shows_the_team_the_sampled_items_from_the_copy():
