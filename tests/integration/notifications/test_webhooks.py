@@ -142,3 +142,12 @@ def test_one_items_events_arrive_in_the_order_published(
     delivered = [int(h["webhook-id"] == v.id) and v.raw["itemversion"]
                  for h, _ in receiver.requests for v in versions if h["webhook-id"] == v.id]
     assert delivered == [1, 1, 2, 3]
+
+
+def test_an_event_published_twice_is_delivered_once(as_, receiver, publish, consumer, dispatcher):
+    subscribe(as_["yuecheng"], receiver.url)
+    event = issue_created("330602", item_id="item-3", version=1)
+    after = issue_created("330602", item_id="item-3", version=2)  # same item: same partition
+    publish(event, event, after)
+    eventually(lambda: after.id in receiver.ids())
+    assert receiver.ids() == [event.id, after.id]
