@@ -3,6 +3,7 @@ cursor while events keep arriving; rule U for county readers; long polling."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 from tests.support import eventually
@@ -108,3 +109,29 @@ def test_a_bad_cursor_or_wait_is_a_4xx_problem(as_):
                                ).status_code == 400
     assert as_["yuecheng"].get("/v1/feed", query_string={"wait": 31}).status_code == 422
     assert as_["inspector"].get("/v1/feed").status_code == 403
+
+
+def test_the_sample_feed_follower_resumes_from_its_cursor_file(
+        app, as_, publish, consumer, tmp_path, capsys):
+    from werkzeug.serving import make_server
+
+    from tools.feed_follower import follow
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    service, cursor_file = f"http://127.0.0.1:{server.server_port}", tmp_path / "feed.cursor"
+    token = as_["yuecheng"].token
+    try:
+        first = [issue_created("330602") for _ in range(3)]
+        publish(*first)
+        eventually(lambda: len(read_all(as_["yuecheng"])[0]) == 3)
+        follow(service, token, cursor_file, types=None, wait=0, once=True)
+        second = [issue_created("330602") for _ in range(2)]
+        publish(*second)
+        eventually(lambda: len(read_all(as_["yuecheng"])[0]) == 5)
+        capsys.readouterr()
+        follow(service, token, cursor_file, types=None, wait=0, once=True)
+        printed = [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()]
+    finally:
+        server.shutdown()
+    assert sorted(printed) == sorted(e.id for e in second)

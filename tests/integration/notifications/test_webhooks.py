@@ -4,6 +4,8 @@ county system's receiver, signed, through the consumer and the dispatcher; retri
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import timedelta
 
 from standardwebhooks.webhooks import Webhook
@@ -151,3 +153,25 @@ def test_an_event_published_twice_is_delivered_once(as_, receiver, publish, cons
     publish(event, event, after)
     eventually(lambda: after.id in receiver.ids())
     assert receiver.ids() == [event.id, after.id]
+
+
+def test_the_sample_county_receiver_verifies_and_keeps_our_webhooks(
+        as_, publish, consumer, dispatcher, tmp_path):
+    from http.server import ThreadingHTTPServer
+
+    from tools.county_receiver import Inbox, make_handler
+
+    store = tmp_path / "inbox.jsonl"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler([], Inbox(store)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        subscription = subscribe(as_["yuecheng"], url)
+        server.RequestHandlerClass = make_handler([subscription["secret"]], Inbox(store))
+        event = issue_created("330602")
+        publish(event)
+        eventually(lambda: store.exists() and store.read_text())
+        assert [json.loads(line)["id"] for line in store.read_text().splitlines()] == [event.id]
+    finally:
+        server.shutdown()
+        server.server_close()
