@@ -31,7 +31,7 @@ help: ## list the targets
 # ---------------------------------------------------------------------------------------------
 
 install: venv ## virtualenv (when pyproject.toml changed) and the stack's components (once)
-	$(LOCAL)/install.sh
+	@$(LOCAL)/install.sh
 
 venv: $(VENV_STAMP) ## the Python virtualenv only
 
@@ -45,16 +45,16 @@ $(VENV_STAMP): pyproject.toml
 # ---------------------------------------------------------------------------------------------
 
 up: install ## start Kafka, FerretDB and Prometheus; wait until healthy; ensure topics
-	$(LOCAL)/stack.sh up
+	@$(LOCAL)/stack.sh up
 
 down: ## stop the local stack
-	$(LOCAL)/stack.sh down
+	@$(LOCAL)/stack.sh down
 
 status: ## show the local stack's processes and health
-	$(LOCAL)/stack.sh status
+	@$(LOCAL)/stack.sh status
 
 run: install ## the stack and all services (deploy/local/Procfile) in the foreground
-	$(LOCAL)/run.sh
+	@$(LOCAL)/run.sh
 
 clean: ## stop every stack under var/ and wipe var/ (keeps .cache/ and .venv/)
 	@for run in $$(find var -type d -name run -prune 2>/dev/null); do \
@@ -67,4 +67,4 @@ clean: ## stop every stack under var/ and wipe var/ (keeps .cache/ and .venv/)
 # ---------------------------------------------------------------------------------------------
 
 test: ## install, start a test stack (var/test), run pytest, stop the stack
-	$(LOCAL)/test.sh
+	@$(LOCAL)/test.sh

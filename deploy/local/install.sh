@@ -61,9 +61,12 @@ install_kafka() {
     local tmp="$KAFKA_HOME/lib.tmp"
     rm -rf "$tmp"
     mkdir -p "$KAFKA_HOME"
-    mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$tmp" \
-        || die "Maven could not resolve Kafka $KAFKA_VERSION (see the output above)"
+    local log="$KAFKA_HOME/mvn.log"
+    if ! mvn -B -q -f "$pom" dependency:copy-dependencies \
+            -DincludeScope=runtime -DoutputDirectory="$tmp" >"$log" 2>&1; then
+        cat "$log" >&2
+        die "Maven could not resolve Kafka $KAFKA_VERSION (output above, also in $(rel "$log"))"
+    fi
     [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "Maven did not produce kafka_2.13-$KAFKA_VERSION.jar"
     rm -rf "$lib"
     mv "$tmp" "$lib"
