@@ -116,7 +116,7 @@ start_ferretdb() {
         --handler=sqlite --sqlite-url="file:$dir/data/" \
         --listen-addr="127.0.0.1:$MONGO_PORT" \
         --state-dir="$dir/state" --telemetry=disable \
-        --debug-addr="$FERRETDB_DEBUG_ADDR" --log-level=info
+        --debug-addr="$FERRETDB_DEBUG_ADDR" --log-level="${FERRETDB_LOG_LEVEL:-info}"
 }
 
 start_prometheus() {
