@@ -41,9 +41,12 @@ install_packages() {
     command -v java >/dev/null || want+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || want+=(maven)
     apt_install "${want[@]}"
+    local java_major
+    java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')"
+    [[ "${java_major:-0}" -ge 17 ]] || die "Kafka 4 needs Java 17 or later; java on PATH is ${java_major:-unknown} (set JAVA_HOME or install openjdk-17-jre-headless)"
     command -v go >/dev/null \
         || die "Go (>= 1.24) is needed to build FerretDB and is not on PATH; Debian's golang is too old"
-    ok "prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p'), java, mvn, go present"
+    ok "prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p'), java $java_major, mvn, go present"
 }
 
 # --- Apache Kafka -----------------------------------------------------------------------------
