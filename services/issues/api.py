@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 
 from services.issues import handlers, importing, views
 from services.issues.domain.model import (
@@ -130,7 +130,7 @@ def refusal(exc: DomainError) -> ApiError:
 @items_blp.route("")
 class Items(MethodView):
     @require(*READERS)
-    @items_blp.arguments(ItemListArgs, location="query")
+    @items_blp.arguments(ItemListArgs, location="query", unknown=RAISE)
     @items_blp.response(200, ItemPage)
     def get(self, args: dict, principal: Principal):
         """List items, newest last, filtered; a county admin or subscriber sees their county."""
@@ -180,7 +180,7 @@ def page_position(cursor: str | None) -> tuple[datetime, str] | None:
 @items_blp.route("/import")
 class ItemImport(MethodView):
     @require(*WRITERS)
-    @items_blp.arguments(ImportArgs, location="query")
+    @items_blp.arguments(ImportArgs, location="query", unknown=RAISE)
     @items_blp.response(200, ImportReportSchema)
     @items_blp.alt_response(422, description="unreadable file, or a bad row with atomic=true")
     @items_blp.doc(
@@ -213,9 +213,11 @@ class ItemImport(MethodView):
         fingerprint = idempotency.fingerprint(
             {"file": hashlib.sha256(content).hexdigest(), "atomic": atomic}) if key else None
         try:
-            outcome = handlers.import_items(repository(), rows, actor(principal),
-                                            refused=refused, atomic=atomic,
-                                            id_for_row=id_for_row, fingerprint=fingerprint)
+            outcome = handlers.import_items(
+                repository(), rows, actor(principal), refused=refused, atomic=atomic,
+                id_for_row=id_for_row, fingerprint=fingerprint,
+                import_id=idempotency.derived_id("issues.import", principal.sub, key)
+                if key else None)
         except handlers.IdempotencyMismatch as exc:
             raise Conflict(str(exc)) from exc
         refused = {row: column_names(errors) for row, errors in outcome.refused.items()}
@@ -324,7 +326,7 @@ class Ledger(MethodView):
 @reports_blp.route("/ranking")
 class Ranking(MethodView):
     @require("city_admin")
-    @reports_blp.arguments(RankingArgs, location="query")
+    @reports_blp.arguments(RankingArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, RankingSchema)
     def get(self, args: dict, principal: Principal):
         """Counties ranked for a quarter by the score in docs/ranking.md."""

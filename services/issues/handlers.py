@@ -87,7 +87,7 @@ def create_item(repo: ItemRepository, new: NewItem, actor: Actor, *, item_id: st
 
 
 def _replayed(repo: ItemRepository, existing: Item, fingerprint: str | None) -> Item:
-    if repo.fingerprints([existing.id]).get(existing.id) != fingerprint:
+    if repo.fingerprint(existing.id) != fingerprint:
         raise IdempotencyMismatch("This Idempotency-Key was used with another request body.")
     return existing
 
@@ -101,12 +101,13 @@ class ImportOutcome:
 
 def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: Actor, *,
                  refused: dict[int, dict[str, list[str]]], atomic: bool,
-                 id_for_row: Callable[[int], str], fingerprint: str | None = None
-                 ) -> ImportOutcome:
+                 id_for_row: Callable[[int], str], import_id: str | None = None,
+                 fingerprint: str | None = None) -> ImportOutcome:
     """Import a county list: ``rows`` read well, ``refused`` did not. ``atomic``: all or none.
 
-    ``id_for_row(row)`` gives each row's item id, derived from the Idempotency-Key when there is
-    one, so that a file sent again adds nothing.
+    With an Idempotency-Key the import is recorded as ``import_id`` with the file's
+    ``fingerprint``, and ``id_for_row(row)`` derives each item's id from the key: the same file
+    sent again adds nothing (and completes an attempt cut short); another file is refused.
     """
     at = moment()
     today = local_date(at)
@@ -122,13 +123,11 @@ def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: A
         batch[row] = (item, envelopes(item, changes, today))
     if atomic and refused:
         return ImportOutcome({}, refused, written=False)
-    # Rows of this file imported before under the same key are there already; the key must not
-    # have been used for another file (checked before anything is written).
-    earlier = repo.fingerprints([item.id for item, _ in batch.values()])
-    if any(known != fingerprint for known in earlier.values()):
-        raise IdempotencyMismatch("This Idempotency-Key was used with another file.")
-    repo.add_many([entry for entry in batch.values() if entry[0].id not in earlier],
-                  fingerprint=fingerprint)
+    if import_id is not None and fingerprint is not None:
+        earlier = repo.claim_import(import_id, fingerprint)
+        if earlier is not None and earlier != fingerprint:
+            raise IdempotencyMismatch("This Idempotency-Key was used with another file.")
+    repo.add_many(list(batch.values()))
     return ImportOutcome({row: item.id for row, (item, _) in batch.items()}, refused,
                          written=True)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -20,6 +20,7 @@ from shared import outbox
 from shared.mongo import PROCESSED, apply_once
 
 ITEMS = "items"
+IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
 SAVED, DUPLICATE, CONFLICT = "saved", "duplicate", "conflict"
 INSERT_CHUNK = 1000
 DUPLICATE_KEY = 11000
@@ -31,12 +32,13 @@ _NOT_SET = {"id", "processed_events"}
 class ItemRepository(Protocol):
     def get(self, item_id: str) -> Item | None: ...
 
-    def fingerprints(self, item_ids: list[str]) -> dict[str, str | None]: ...
+    def fingerprint(self, item_id: str) -> str | None: ...
+
+    def claim_import(self, import_id: str, fingerprint: str) -> str | None: ...
 
     def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool: ...
 
-    def add_many(self, batch: list[tuple[Item, list[dict]]], *,
-                 fingerprint: str | None = None) -> None: ...
+    def add_many(self, batch: list[tuple[Item, list[dict]]]) -> None: ...
 
     def save(self, item: Item, events: list[dict], *, expected_version: int,
              event_id: str | None = None) -> str: ...
@@ -81,19 +83,24 @@ def from_document(doc: dict) -> Item:
 class MongoItemRepository:
     def __init__(self, db: Database):
         self.items: Collection = db[ITEMS]
+        self.imports: Collection = db[IMPORTS]
 
     def get(self, item_id: str) -> Item | None:
         doc = self.items.find_one({"_id": item_id}, {outbox.OUTBOX: 0})
         return from_document(doc) if doc else None
 
-    def fingerprints(self, item_ids: list[str]) -> dict[str, str | None]:
-        """The request fingerprint of each of ``item_ids`` that exists (idempotent retries)."""
-        found: dict[str, str | None] = {}
-        for start in range(0, len(item_ids), INSERT_CHUNK):
-            cursor = self.items.find({"_id": {"$in": item_ids[start:start + INSERT_CHUNK]}},
-                                     {"request_fingerprint": 1})
-            found.update((doc["_id"], doc.get("request_fingerprint")) for doc in cursor)
-        return found
+    def fingerprint(self, item_id: str) -> str | None:
+        doc = self.items.find_one({"_id": item_id}, {"request_fingerprint": 1})
+        return doc.get("request_fingerprint") if doc else None
+
+    def claim_import(self, import_id: str, fingerprint: str) -> str | None:
+        """Record an import under its Idempotency-Key; answer the fingerprint of the file
+        recorded under it before, or None if this is the first time."""
+        try:
+            self.imports.insert_one({"_id": import_id, "request_fingerprint": fingerprint})
+        except DuplicateKeyError:
+            return self.imports.find_one({"_id": import_id})["request_fingerprint"]
+        return None
 
     def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool:
         """Insert a new item with its events; False when the id is taken (a retry)."""
@@ -103,12 +110,12 @@ class MongoItemRepository:
             return False
         return True
 
-    def add_many(self, batch: list[tuple[Item, list[dict]]], *,
-                 fingerprint: str | None = None) -> None:
-        """Insert many items (an import); an id already there is a concurrent retry's, kept."""
+    def add_many(self, batch: list[tuple[Item, list[dict]]]) -> None:
+        """Insert many items (an import); an id already there is from an earlier attempt of
+        the same import (same key, same file), and is kept as it is."""
         for start in range(0, len(batch), INSERT_CHUNK):
             chunk = batch[start:start + INSERT_CHUNK]
-            docs = [outbox.new_document(to_document(item, fingerprint), events)
+            docs = [outbox.new_document(to_document(item), events)
                     for item, events in chunk]
             try:
                 self.items.insert_many(docs, ordered=False)
@@ -135,22 +142,26 @@ class MongoItemRepository:
         return [from_document(doc) for doc in cursor.limit(limit)]
 
 
+INDEXES: dict[str, list[tuple[str, int]]] = {
+    "page": [("created_at", ASCENDING), ("_id", ASCENDING)],
+    "county_page": [("county", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+    "county_status": [("county", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING),
+                      ("_id", ASCENDING)],
+    "county_place": [("county", ASCENDING), ("township", ASCENDING), ("village", ASCENDING)],
+    "status_deadline": [("status", ASCENDING), ("deadline", ASCENDING)],
+    "county_deadline": [("county", ASCENDING), ("deadline", ASCENDING)],
+    "overdue_scan": [("overdue_announced_for", ASCENDING), ("deadline", ASCENDING)],
+    "category": [("category", ASCENDING)],
+    "updated": [("updated_at", DESCENDING)],
+    "board": [("county", ASCENDING), ("public", ASCENDING)],
+}
+
+
 def ensure_indexes(db: Database) -> None:
     """Indexes for every list filter, keyset pagination on (created_at, _id), and the scans."""
     items = db[ITEMS]
-    page = [("created_at", ASCENDING), ("_id", ASCENDING)]
-    items.create_indexes([
-        IndexModel(page, name="page"),
-        IndexModel([("county", ASCENDING), *page], name="county_page"),
-        IndexModel([("county", ASCENDING), ("status", ASCENDING), *page], name="county_status"),
-        IndexModel([("county", ASCENDING), ("township", ASCENDING), ("village", ASCENDING)],
-                   name="county_place"),
-        IndexModel([("status", ASCENDING), ("deadline", ASCENDING)], name="status_deadline"),
-        IndexModel([("county", ASCENDING), ("deadline", ASCENDING)], name="county_deadline"),
-        IndexModel([("overdue_announced_for", ASCENDING), ("deadline", ASCENDING)],
-                   name="overdue_scan"),
-        IndexModel([("category", ASCENDING)], name="category"),
-        IndexModel([("updated_at", DESCENDING)], name="updated"),
-        IndexModel([("county", ASCENDING), ("public", ASCENDING)], name="board"),
-    ])
+    # One call per index: FerretDB drops the connection when one createIndexes call names
+    # several indexes that all exist already (every start after the first).
+    for name, keys in INDEXES.items():
+        items.create_index(keys, name=name)
     outbox.register(items)

@@ -13,14 +13,20 @@ class FakeItemRepository:
     def __init__(self):
         self.items: dict[str, Item] = {}
         self.fingerprint_of: dict[str, str | None] = {}
+        self.imports: dict[str, str] = {}
         self.published: list[dict] = []  # every event handed to the outbox, in order
 
     def get(self, item_id: str) -> Item | None:
         item = self.items.get(item_id)
         return copy.deepcopy(item) if item else None
 
-    def fingerprints(self, item_ids: list[str]) -> dict[str, str | None]:
-        return {i: self.fingerprint_of[i] for i in item_ids if i in self.items}
+    def fingerprint(self, item_id: str) -> str | None:
+        return self.fingerprint_of.get(item_id)
+
+    def claim_import(self, import_id: str, fingerprint: str) -> str | None:
+        earlier = self.imports.get(import_id)
+        self.imports.setdefault(import_id, fingerprint)
+        return earlier
 
     def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool:
         if item.id in self.items:
@@ -30,9 +36,9 @@ class FakeItemRepository:
         self.published.extend(events)
         return True
 
-    def add_many(self, batch, *, fingerprint: str | None = None) -> None:
+    def add_many(self, batch) -> None:
         for item, events in batch:
-            self.add(item, events, fingerprint=fingerprint)
+            self.add(item, events)
 
     def save(self, item: Item, events: list[dict], *, expected_version: int,
              event_id: str | None = None) -> str:

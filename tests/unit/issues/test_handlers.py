@@ -189,8 +189,9 @@ def test_an_import_sent_again_under_its_key_adds_nothing(repo):
 
     for _ in range(2):
         handlers.import_items(repo, rows("甲村", "乙村"), YUECHENG_ADMIN, refused={},
-                              atomic=False, id_for_row=same_ids, fingerprint="file-1")
+                              atomic=False, id_for_row=same_ids, import_id="key",
+                              fingerprint="file-1")
     assert len(repo.items) == 2 and len(repo.published) == 2
     with pytest.raises(handlers.IdempotencyMismatch):
         handlers.import_items(repo, rows("丙村"), YUECHENG_ADMIN, refused={}, atomic=False,
-                              id_for_row=same_ids, fingerprint="file-2")
+                              id_for_row=same_ids, import_id="key", fingerprint="file-2")
