@@ -71,7 +71,7 @@ def test_a_failed_check_on_the_broker_reopens_the_closed_item_once_and_is_announ
     sender.close()
 
     reopened = eventually(lambda: (i := city.get(f"/v1/items/{item['id']}").get_json())[
-        "status"] == "reopened" and i, timeout=60, message="the item was not reopened")
+        "status"] == "reopened" and i, timeout=120, message="the item was not reopened")
     assert reopened["reopen_count"] == 1
     assert reopened["history"][-1]["inspection_id"] == "insp-42"
 

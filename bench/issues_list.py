@@ -1,0 +1,132 @@
+"""List-query latency of the issues service, and the import time of the seed city's list.
+
+Loads ``--items`` items (default 100,000) spread over the nine counties straight into a database
+of its own, then asks ``GET /v1/items`` ``--runs`` times for each filter through the real Flask
+app (in-process test client: the service and its database, not the network) and prints p50/p99.
+Then imports Shaoxing's 3,272-row list (tools/demo/dataset.py) as one CSV and prints the time.
+Drops its database afterwards.
+
+    MONGODB_URI=mongodb://127.0.0.1:27019 .venv/bin/python -m bench.issues_list --items 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from services.issues.app import create_app
+from services.issues.domain.model import Actor, Item
+from services.issues.importing import COLUMNS
+from services.issues.repository import MongoItemRepository
+from shared import counties, mongo
+from shared.auth import mint
+from shared.config import Settings
+from tools.demo.dataset import build
+
+TODAY = date.today()
+FILTERS = {
+    "no filter": {},
+    "county": {"county": "330603"},
+    "county+status": {"county": "330603", "status": "in_progress"},
+    "township+village": {"county": "330602", "township": "灵芝镇", "village": "第7村"},
+    "status": {"status": "pending_verification"},
+    "overdue": {"overdue": "true"},
+    "category": {"category": "软弱落后"},
+    "q (text)": {"q": "承诺书"},
+    "deadline_before": {"deadline_before": (TODAY - timedelta(days=30)).isoformat()},
+    "updated_since": {"updated_since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
+    "second page": None,  # the page after the first of "county", by its cursor
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    settings = dataclasses.replace(Settings.from_env(),
+                                   database_prefix=f"bench{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    db = mongo.database(settings, "issues")
+    try:
+        started = time.perf_counter()
+        load(MongoItemRepository(db), args.items)
+        print(f"loaded {args.items} items in {time.perf_counter() - started:.1f} s")
+        client = app.test_client()
+        city = {"Authorization": "Bearer " + mint(settings.jwt_secret, sub="city",
+                                                  role="city_admin")}
+        print(f"{'GET /v1/items filter':<22}{'p50 ms':>10}{'p99 ms':>10}{'rows':>7}")
+        for name, query in FILTERS.items():
+            p50, p99, rows = measure(client, city, name, query, args.runs)
+            print(f"{name:<22}{p50:>10.1f}{p99:>10.1f}{rows:>7}")
+        seconds, created = import_seed_list(client, city)
+        print(f"import of the 3,272-row list (CSV): {seconds:.1f} s, {created} created")
+    finally:
+        mongo.client(settings.mongodb_uri).drop_database(db.name)
+
+
+def load(repo: MongoItemRepository, count: int) -> None:
+    rng = random.Random(2016)
+    codes = list(counties.COUNTIES)
+    statuses = ["open", "in_progress", "pending_verification", "closed", "reopened"]
+    city = Actor("bench", "city_admin")
+    created = datetime.now(UTC) - timedelta(days=200)
+    batch = []
+    for n in range(count):
+        item, _ = Item.create(
+            id=str(uuid.uuid4()), actor=city, at=created + timedelta(seconds=n),
+            county=rng.choice(codes), township=rng.choice(["灵芝镇", "钱清镇", "东关街道"]),
+            village=f"第{rng.randrange(300)}村", problem=rng.choice(
+                ["党员不配合无违建村创建", "三会一课制度落实不到位", "村务公开不及时"]),
+            measure=rng.choice(["写出承诺书并公示", "建立台账每月公示", "按月公开村务"]),
+            deadline=TODAY + timedelta(days=rng.randrange(-120, 120)),
+            category=rng.choice(["软弱落后", "组织建设", None]), public=rng.random() < 0.3)
+        item.status = rng.choice(statuses)
+        batch.append((item, []))
+        if len(batch) == 5000:
+            repo.add_many(batch)
+            batch = []
+    repo.add_many(batch)
+
+
+def measure(client, headers: dict, name: str, query: dict | None,
+            runs: int) -> tuple[float, float, int]:
+    if query is None:
+        first = client.get("/v1/items", query_string=FILTERS["county"], headers=headers)
+        query = {**FILTERS["county"], "cursor": first.get_json()["next_cursor"]}
+    times, rows = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        answer = client.get("/v1/items", query_string=query, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        rows = len(answer.get_json()["items"])
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))], rows
+
+
+def import_seed_list(client, headers: dict) -> tuple[float, int]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for item in build(TODAY):
+        writer.writerow([item.county, item.township, item.village, item.problem, item.measure,
+                         item.deadline.isoformat(), item.responsible, item.category,
+                         "是" if item.public else "否"])
+    started = time.perf_counter()
+    answer = client.post("/v1/items/import", data=buffer.getvalue().encode(),
+                         content_type="text/csv", headers=headers)
+    seconds = time.perf_counter() - started
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return seconds, answer.get_json()["created"]
+
+
+if __name__ == "__main__":
+    main()
