@@ -133,7 +133,8 @@ class Items(MethodView):
     @items_blp.arguments(ItemListArgs, location="query", unknown=RAISE)
     @items_blp.response(200, ItemPage)
     def get(self, args: dict, principal: Principal):
-        """List items, newest last, filtered; a county admin or subscriber sees their county."""
+        """List items in the order they were created, filtered; a county admin or subscriber
+        sees their own county only."""
         scope = item_scope(principal)
         if scope and args.get("county", scope) != scope:
             raise Forbidden("You may list the items of your own county only.")
@@ -293,15 +294,12 @@ class ItemTransitions(MethodView):
                                 "schema": {"type": "string"}}])
     def post(self, body: dict, item_id: str, principal: Principal):
         """Move the item along its lifecycle (docs/issues.md has who may do what)."""
-        version = expected_version()
-        repo = repository()
-        existing = repo.get(item_id)
-        if existing is None or not principal.sees_county(existing.county):
-            raise NotFound(f"No item {item_id}.")
         try:
-            item = handlers.transition_item(repo, item_id, body["to"], actor(principal),
-                                            expected_version=version, reason=body["reason"],
-                                            evidence=body["evidence"])
+            item = handlers.transition_item(repository(), item_id, body["to"], actor(principal),
+                                            expected_version=expected_version(),
+                                            reason=body["reason"], evidence=body["evidence"])
+        except handlers.ItemNotFound as exc:
+            raise NotFound(f"No item {item_id}.") from exc
         except handlers.StaleVersion as exc:
             raise PreconditionFailed(
                 f"The item changed meanwhile ({exc}); read it again and retry.",

@@ -136,7 +136,8 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
                     expected_version: int, reason: str | None = None,
                     evidence: list[str] | None = None) -> Item:
     item = repo.get(item_id)
-    if item is None:
+    # Another county's item is "not found", as a missing one: its existence is not theirs to know.
+    if item is None or not (actor.is_city or actor.county == item.county):
         raise ItemNotFound(item_id)
     if item.version != expected_version:
         raise StaleVersion(item.version)
@@ -145,7 +146,7 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
     outcome = repo.save(item, envelopes(item, changes, local_date(at)),
                         expected_version=expected_version)
     if outcome == CONFLICT:
-        raise StaleVersion(expected_version + 1)
+        raise StaleVersion(repo.get(item_id).version)
     return item
 
 

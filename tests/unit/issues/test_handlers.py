@@ -195,3 +195,10 @@ def test_an_import_sent_again_under_its_key_adds_nothing(repo):
     with pytest.raises(handlers.IdempotencyMismatch):
         handlers.import_items(repo, rows("丙村"), YUECHENG_ADMIN, refused={}, atomic=False,
                               id_for_row=same_ids, import_id="key", fingerprint="file-2")
+
+
+def test_another_countys_item_is_not_found_for_a_transition(repo):
+    item, _ = handlers.create_item(repo, NEW, YUECHENG_ADMIN)
+    with pytest.raises(handlers.ItemNotFound):
+        handlers.transition_item(repo, item.id, "in_progress", KEQIAO_ADMIN, expected_version=1)
+    assert repo.get(item.id).version == 1
