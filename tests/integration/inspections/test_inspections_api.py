@@ -303,6 +303,14 @@ def test_the_city_cancels_a_planned_inspection_which_the_county_never_learns_of(
     assert [e["type"] for e in snapshot(db)[0]["outbox"]] == ["inspection.planned"]
 
 
+def test_a_cancel_needs_no_body(as_):
+    inspection = started(as_)
+    response = as_["city"].post(f"/v1/inspections/{inspection['id']}/cancel")
+    assert response.status_code == 200 and response.get_json()["cancel_reason"] is None
+    # Cancelled after the start: the county keeps seeing it.
+    assert as_["target_admin"].get(f"/v1/inspections/{inspection['id']}").status_code == 200
+
+
 def test_only_the_city_cancels_and_a_completed_inspection_cannot_be(as_):
     inspection = started(as_)
     path = f"/v1/inspections/{inspection['id']}"
@@ -319,6 +327,11 @@ def test_metrics_count_inspections_by_status_without_naming_a_county(as_, app):
     line = next(s for s in text.splitlines() if s.startswith("supervision_inspections{"))
     assert 'status="' in line and "county" not in line
     assert 'supervision_inspections{status="planned"} 1.0' in text
+
+
+def test_ready_when_database_and_broker_answer(app):
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200, response.get_json()
 
 
 def test_the_openapi_document_describes_the_endpoints(app):
