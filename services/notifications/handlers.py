@@ -184,16 +184,12 @@ def record_event(stores: Stores, event: Event, position: tuple[str, int, int], *
     redelivered record, even one that stopped half-way last time, completes what is missing.
     """
     topic, partition, offset = position
-    stored = stores.events.get(event.id)
-    outcome = DUPLICATE
-    if stored is None:
-        stored = StoredEvent(id=event.id, type=event.type, county=event.county,
-                             subject=event.subject, time=event.time, seq=stores.events.next_seq(),
-                             partition=f"{topic}:{partition}", offset=offset, envelope=event.raw)
-        if stores.events.add(stored):
-            outcome = PROCESSED
-        else:
-            stored = stores.events.get(event.id)
+    stored = StoredEvent(id=event.id, type=event.type, county=event.county, subject=event.subject,
+                         time=event.time, seq=stores.events.next_seq(),
+                         partition=f"{topic}:{partition}", offset=offset, envelope=event.raw)
+    outcome = PROCESSED
+    if not stores.events.add(stored):  # seen before: its first copy and place stand
+        stored, outcome = stores.events.get(event.id), DUPLICATE
     first_attempt = now + timedelta(seconds=schedule[0])
     for subscription in stores.subscriptions.matching(stored.type, stored.county):
         stores.deliveries.ensure(_delivery(subscription, stored, first_attempt))
@@ -211,13 +207,16 @@ def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, ho
     full = [s for s, n in busy.items() if n >= per_subscription]
     claimed: list[Delivery] = []
     taken: dict[str, int] = {}
-    for delivery in stores.deliveries.due(now, limit=limit * 4, skip_subscriptions=full):
+    due = stores.deliveries.due(now, limit=limit * 4, skip_subscriptions=full)
+    heads = stores.deliveries.heads(due)
+    for delivery in due:
         sub_id = delivery.subscription_id
         if busy.get(sub_id, 0) + taken.get(sub_id, 0) >= per_subscription:
             continue
-        if (before := stores.deliveries.predecessor(delivery)) is not None:
+        head = heads[(sub_id, delivery.subject)]
+        if head.seq < delivery.seq:
             # Wait behind the earlier event of the same subject; look again when it may be done.
-            later = max(before.next_attempt_at, now) + timedelta(seconds=1)
+            later = max(head.next_attempt_at, now) + timedelta(seconds=1)
             stores.deliveries.defer(delivery, later)
             continue
         if (mine := stores.deliveries.claim(delivery, now, now + lease, holder)) is not None:

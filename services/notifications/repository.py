@@ -183,13 +183,21 @@ class Deliveries:
             [("next_attempt_at", ASCENDING), ("seq", ASCENDING)]).limit(limit)
         return [_delivery(d) for d in docs]
 
-    def predecessor(self, delivery: Delivery) -> Delivery | None:
-        """The earliest unfinished delivery of the same subject to the same subscription."""
-        doc = self.collection.find_one(
-            {"subscription_id": delivery.subscription_id, "subject": delivery.subject,
-             "seq": {"$lt": delivery.seq}, "status": {"$in": list(UNFINISHED)}},
-            sort=[("seq", ASCENDING)])
-        return _delivery(doc) if doc else None
+    def heads(self, deliveries: list[Delivery]) -> dict[tuple[str, str], Delivery]:
+        """For each (subscription, subject) among ``deliveries``: its earliest unfinished
+        delivery. One query for a whole batch of candidates."""
+        if not deliveries:
+            return {}
+        docs = self.collection.find({
+            "status": {"$in": list(UNFINISHED)},
+            "subscription_id": {"$in": sorted({d.subscription_id for d in deliveries})},
+            "subject": {"$in": sorted({d.subject for d in deliveries})}})
+        heads: dict[tuple[str, str], Delivery] = {}
+        for delivery in map(_delivery, docs):
+            key = (delivery.subscription_id, delivery.subject)
+            if key not in heads or delivery.seq < heads[key].seq:
+                heads[key] = delivery
+        return heads
 
     def defer(self, delivery: Delivery, until: datetime) -> None:
         self.collection.update_one({"_id": delivery.id, "status": PENDING},

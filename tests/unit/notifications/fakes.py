@@ -115,11 +115,15 @@ class FakeDeliveries:
         return [copy.deepcopy(d) for d in
                 sorted(rows, key=lambda d: (d.next_attempt_at, d.seq))[:limit]]
 
-    def predecessor(self, delivery):
-        rows = [d for d, _ in self.rows.values() if d.subscription_id == delivery.subscription_id
-                and d.subject == delivery.subject and d.seq < delivery.seq
-                and d.status in UNFINISHED]
-        return copy.deepcopy(min(rows, key=lambda d: d.seq)) if rows else None
+    def heads(self, deliveries):
+        keys = {(d.subscription_id, d.subject) for d in deliveries}
+        heads = {}
+        for d, _ in self.rows.values():
+            key = (d.subscription_id, d.subject)
+            if key in keys and d.status in UNFINISHED and (
+                    key not in heads or d.seq < heads[key].seq):
+                heads[key] = copy.deepcopy(d)
+        return heads
 
     def defer(self, delivery, until):
         stored, _ = self.rows[delivery.id]
