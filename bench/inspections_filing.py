@@ -65,7 +65,9 @@ def run(app, db, settings: Settings, runs: int, checks: int) -> str:
                           for n, i in enumerate(ids)]}
     latencies = []
     for _ in range(runs):
-        inspection_id = client.post("/v1/inspections", json=plan, headers=city).get_json()["id"]
+        planned = client.post("/v1/inspections", json=plan, headers=city)
+        assert planned.status_code == 201, planned.get_json()
+        inspection_id = planned.get_json()["id"]
         start = client.post(f"/v1/inspections/{inspection_id}/start", headers=team)
         assert start.status_code == 200, start.get_json()
         started = time.perf_counter()

@@ -14,3 +14,5 @@ keepalive = 5
 accesslog = None  # the app logs every request as JSON with its request id
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's control socket has one default path for every master on the machine.
+control_socket_disable = True

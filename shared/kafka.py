@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -48,12 +49,18 @@ def consumer(settings: Settings, group_id: str, topics: tuple[str, ...], client_
         client_id=client_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=200,
-        max_poll_interval_ms=300_000,
+        max_poll_records=100,
+        # Handling a record takes milliseconds and retries back off for seconds at most, so a
+        # minute is ample; it is also how long a rebalance may wait for a member that died.
+        max_poll_interval_ms=60_000,
         session_timeout_ms=10_000,
         heartbeat_interval_ms=3_000,
         fetch_max_wait_ms=100,
     )
+    # Static membership: an instance restarted under the same id takes its partitions back
+    # at once instead of waiting for a rebalance (one id per replica, e.g. a pod name).
+    if instance_id := os.environ.get("CONSUMER_INSTANCE_ID"):
+        options["group_instance_id"] = f"{group_id}-{instance_id}"
     options.update(overrides)
     return KafkaConsumer(*topics, **options)
 

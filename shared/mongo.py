@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pymongo import MongoClient
+from pymongo import IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 
@@ -78,3 +78,10 @@ def apply_once(collection: Collection, _id, update: Mapping, *, event_id: str | 
 def seen(collection: Collection, _id, event_id: str) -> bool:
     """Whether the document already recorded ``event_id`` as applied."""
     return collection.count_documents({"_id": _id, PROCESSED: event_id}, limit=1) > 0
+
+
+def ensure_indexes(collection: Collection, indexes: list[IndexModel]) -> None:
+    """Create each index with a command of its own: FerretDB 1.24 drops the connection when
+    one ``createIndexes`` names several indexes and some of them already exist."""
+    for index in indexes:
+        collection.create_indexes([index])

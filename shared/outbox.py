@@ -135,8 +135,8 @@ class Relay:
             # Raises if Kafka did not confirm: nothing is marked sent, the next pass retries.
             future.get(timeout=0)
             EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
-        ids = [e["id"] for e in events]
-        pull = {"$pull": {OUTBOX: {"id": {"$in": ids}}}}
+        # $pullAll of the exact documents read: FerretDB ignores $pull with a condition.
+        pull = {"$pullAll": {OUTBOX: events}}
         # Common case in one write: nothing was appended since we read, so the outbox empties.
         done = collection.update_one({"_id": doc["_id"], OUTBOX: {"$size": len(events)}},
                                      {**pull, "$set": {PENDING: False}})

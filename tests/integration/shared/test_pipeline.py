@@ -71,6 +71,8 @@ def test_sigkill_of_relay_and_consumer_mid_batch_loses_nothing_and_applies_each_
         eventually(lambda: applied_total(kafka_settings) == len(events), timeout=120,
                    message=f"not every event applied\n{consumer.tail()}\n{relay.tail()}")
         eventually(lambda: pending_sources(kafka_settings) == 0, timeout=30)
+        sources = mongo.database(kafka_settings, probe.SERVICE).sources
+        assert all(doc["outbox"] == [] for doc in sources.find()), "sent events left behind"
     finally:
         relay.stop()
         consumer.stop()

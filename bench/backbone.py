@@ -1,0 +1,129 @@
+"""Throughput of the event backbone on this machine, beside the raw limits of the same broker
+and database: outbox relay (events/s published and confirmed), consumer runner (events/s
+applied exactly once), kafka-python produce-then-consume, pymongo inserts and updates.
+
+    make bench-backbone            # or: python -m bench.backbone --events 20000
+
+Uses its own databases and topics (prefix ``bench<random>``) and removes the databases after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import threading
+import time
+import uuid
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from shared import mongo
+from shared.config import Settings
+from shared.consumer import ConsumerRunner
+from shared.events import INSPECTIONS_TOPIC, encode
+from shared.kafka import ensure_topics, producer
+from shared.outbox import Relay
+from tests.integration.shared import probe
+
+
+def timed(label: str, count: int, work) -> dict:
+    started = time.perf_counter()
+    work()
+    elapsed = time.perf_counter() - started
+    return {"what": label, "count": count, "seconds": round(elapsed, 2),
+            "per_second": round(count / elapsed)}
+
+
+def relay_rate(settings: Settings, events: int, per_doc: int) -> dict:
+    probe.seed(settings, events // per_doc, per_doc)
+    db = mongo.database(settings, probe.SERVICE)
+    relay = Relay(db, producer(settings, "bench-relay"), probe.SERVICE, settings, batch_size=500)
+
+    def drain():
+        while db.sources.count_documents({"outbox_pending": True}, limit=1):
+            relay.publish_pending()
+
+    return timed(f"outbox relay ({per_doc} events a document)", events, drain)
+
+
+def consumer_rate(settings: Settings, events: int) -> dict:
+    tallies = mongo.database(settings, probe.SERVICE).tallies
+    runner = ConsumerRunner(probe.SERVICE, settings, probe.handlers_for(settings),
+                            topics=(settings.topic(INSPECTIONS_TOPIC),), group_id="bench")
+
+    def apply_all():
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        while sum(t["applied"] for t in tallies.find({}, {"applied": 1})) < events:
+            time.sleep(0.05)
+        runner.stop.set()
+        thread.join(30)
+
+    return timed("consumer runner (apply once, guarded update)", events, apply_all)
+
+
+def raw_kafka_rate(settings: Settings, events: int) -> dict:
+    topic = settings.topic(INSPECTIONS_TOPIC)
+    sample = encode(probe.check_failed("item-raw", 0))
+    raw_producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
+                                 linger_ms=2)
+    raw_consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                 group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                 auto_offset_reset="latest", enable_auto_commit=False)
+    while not raw_consumer.assignment():
+        raw_consumer.poll(100)
+
+    def produce_then_consume():
+        for i in range(events):
+            raw_producer.send(topic, key=str(i % 500).encode(), value=sample)
+        raw_producer.flush()
+        seen = 0
+        while seen < events:
+            seen += sum(len(r) for r in raw_consumer.poll(500).values())
+            raw_consumer.commit()
+
+    try:
+        return timed("raw kafka-python produce (acks=all) then consume", events,
+                     produce_then_consume)
+    finally:
+        raw_producer.close()
+        raw_consumer.close()
+
+
+def raw_mongo_rates(settings: Settings, events: int) -> list[dict]:
+    collection = mongo.database(settings, "bench_raw").docs
+    docs = [{"_id": i, "n": 0, "processed_events": []} for i in range(events)]
+    inserted = timed("raw pymongo insert_one", events,
+                     lambda: [collection.insert_one(d) for d in docs])
+    updated = timed("raw pymongo update_one ($inc by _id)", events,
+                    lambda: [collection.update_one({"_id": i}, {"$inc": {"n": 1}})
+                             for i in range(events)])
+    return [inserted, updated]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10000)
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(Settings.from_env(), database_prefix=f"bench{run}",
+                                   topic_prefix=f"bench{run}.")
+    ensure_topics(settings, partitions=6)
+    rows = []
+    try:
+        rows.append(relay_rate(settings, args.events, per_doc=5))
+        rows.append(consumer_rate(settings, args.events))
+        rows.append(raw_kafka_rate(settings, args.events))
+        rows.extend(raw_mongo_rates(settings, args.events))
+    finally:
+        client = mongo.client(settings.mongodb_uri)
+        for name in client.list_database_names():
+            if name.startswith(settings.database_prefix):
+                client.drop_database(name)
+    print("| what | events | seconds | events/s |\n| --- | ---: | ---: | ---: |")
+    for row in rows:
+        print(f"| {row['what']} | {row['count']} | {row['seconds']} | {row['per_second']} |")
+
+
+if __name__ == "__main__":
+    main()
