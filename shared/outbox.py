@@ -13,6 +13,7 @@ so per-key order holds even with several instances running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -60,8 +61,10 @@ def new_document(doc: dict, events: list[dict]) -> dict:
 def register(collection: Collection) -> None:
     """Declare that ``collection`` carries outboxes, so the service's relay scans it."""
     collection.create_index(PENDING)
-    collection.database[REGISTRY].update_one(
-        {"_id": collection.name}, {"$set": {"since": time.time()}}, upsert=True)
+    # Another worker may register it at the same moment: concurrent upserts collide, harmlessly.
+    with contextlib.suppress(DuplicateKeyError):
+        collection.database[REGISTRY].update_one(
+            {"_id": collection.name}, {"$set": {"since": time.time()}}, upsert=True)
 
 
 def lease(db: Database, name: str, holder: str, seconds: float) -> bool:
