@@ -1,11 +1,12 @@
 """MongoDB adapters: the inspections (with their outbox) and this service's copy of the items.
 
-Each inspection is one document; its state change and the events it causes are one atomic
-write (shared.outbox), guarded by the inspection's version (optimistic concurrency).
+Each change of an inspection and the events it causes are one atomic insert (shared.outbox),
+guarded by the inspection's version (optimistic concurrency); see MongoInspections.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, datetime
@@ -29,7 +30,7 @@ from services.inspections.domain.model import (
 from shared import outbox
 from shared.events import new_event
 
-INSPECTIONS, ITEMS = "inspections", "items"
+INSPECTIONS, CHANGES, ITEMS = "inspections", "inspection_changes", "items"
 
 
 class InspectionRepository(Protocol):
@@ -60,7 +61,8 @@ def ensure_indexes(db: Database) -> None:
     inspections.create_index([("planned_at", DESCENDING), ("_id", DESCENDING)])
     inspections.create_index([("team_subs", ASCENDING), ("planned_at", DESCENDING)])
     inspections.create_index([("target_county", ASCENDING), ("announced", ASCENDING)])
-    outbox.register(inspections)
+    db[CHANGES].create_index([("inspection_id", ASCENDING), ("version", ASCENDING)])
+    outbox.register(db[CHANGES])
     db[ITEMS].create_index([("county", ASCENDING), ("status", ASCENDING)])
 
 
@@ -77,35 +79,61 @@ def scope(viewer: Viewer) -> dict | None:
 
 
 class MongoInspections:
+    """Every change of an inspection is first inserted as a new document of ``changes``, keyed
+    by inspection id and version, holding the new state and the events it causes (the outbox).
+
+    Why not one document updated in place: FerretDB 1.24 on SQLite applies an update as a read,
+    then a write of the whole document, so two updates of one document at once can lose one of
+    them; the outbox relay updating the document while a request changes it lost starts and
+    filings that way. Inserts under a unique id are safe: the insert is the write that counts and
+    the optimistic-concurrency guard (one winner per version). Only the relay updates a change,
+    and only handlers update ``inspections``, the current state kept for queries; a read
+    prefers a newer change, so a crash between the two writes loses nothing.
+    """
+
     def __init__(self, db: Database):
         self.collection = db[INSPECTIONS]
+        self.changes = db[CHANGES]
 
     def get(self, inspection_id: str) -> Inspection | None:
-        doc = self.collection.find_one({"_id": inspection_id}, {outbox.OUTBOX: 0})
+        doc = self.collection.find_one({"_id": inspection_id})
+        newer = list(self.changes.find(
+            {"inspection_id": inspection_id, "version": {"$gt": doc["version"] if doc else -1}},
+            {"state": 1, "version": 1}))
+        if newer:
+            doc = max(newer, key=lambda change: change["version"])["state"]
+            self._keep_current(doc)
         return _inspection(doc) if doc else None
 
     def add(self, inspection: Inspection) -> bool:
+        return self._record(inspection)
+
+    def save(self, inspection: Inspection) -> bool:
+        inspection.version += 1
+        if self._record(inspection):
+            return True
+        inspection.version -= 1
+        return False
+
+    def _record(self, inspection: Inspection) -> bool:
+        """Insert the change at its version; False when that version exists already."""
+        state = _document(inspection)
+        change = {"_id": f"{inspection.id}:{inspection.version}", "inspection_id": inspection.id,
+                  "version": inspection.version, "state": state}
         try:
-            self.collection.insert_one(outbox.new_document(_document(inspection),
-                                                           _envelopes(inspection)))
+            self.changes.insert_one(outbox.new_document(change, _envelopes(inspection)))
         except DuplicateKeyError:
             return False
         inspection.events.clear()
+        self._keep_current(state)
         return True
 
-    def save(self, inspection: Inspection) -> bool:
-        expected = inspection.version
-        inspection.version += 1
-        doc = _document(inspection)
-        del doc["_id"]
-        done = self.collection.update_one(
-            {"_id": inspection.id, "version": expected},
-            outbox.with_events({"$set": doc}, _envelopes(inspection)))
-        if not done.matched_count:
-            inspection.version = expected
-            return False
-        inspection.events.clear()
-        return True
+    def _keep_current(self, state: dict) -> None:
+        fields = {k: v for k, v in state.items() if k != "_id"}
+        # A newer state already there makes the filter miss and the upsert collide: keep it.
+        with contextlib.suppress(DuplicateKeyError):
+            self.collection.update_one({"_id": state["_id"], "version": {"$lt": state["version"]}},
+                                       {"$set": fields}, upsert=True)
 
     def list(self, viewer: Viewer, *, status: str | None, target_county: str | None,
              after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
@@ -123,7 +151,7 @@ class MongoInspections:
                                        {"planned_at": at, "_id": {"$lt": last_id}}]})
         conditions = [c for c in conditions if c]
         query = {"$and": conditions} if len(conditions) > 1 else (conditions or [{}])[0]
-        docs = self.collection.find(query, {outbox.OUTBOX: 0}).sort(
+        docs = self.collection.find(query).sort(
             [("planned_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [_inspection(d) for d in docs]
 

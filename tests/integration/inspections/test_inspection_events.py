@@ -20,7 +20,7 @@ from shared.consumer import ConsumerRunner
 from shared.events import INSPECTIONS_TOPIC, ISSUES_TOPIC, encode, new_event, parse, record_key
 from shared.kafka import producer
 from shared.outbox import Relay
-from tests.integration.inspections.conftest import TEAM, YUECHENG, plan_body
+from tests.integration.inspections.conftest import TEAM, YUECHENG, copied, plan_body
 from tests.support import eventually
 
 
@@ -122,3 +122,31 @@ def test_issue_events_feed_the_copy_and_a_failed_check_is_published_keyed_by_ite
     types = {parse(r.value).type for r in received}
     assert {"inspection.planned", "inspection.started", "inspection.check_passed",
             "inspection.completed"} <= types
+
+
+def test_no_start_or_filing_is_lost_while_the_relay_publishes_beside_it(running):
+    settings = running
+    db = mongo.database(settings, "inspections")
+    MongoItemCopy(db).upsert_newer(copied("item-c"), datetime.now(UTC))
+    client = create_app(settings).test_client()
+    city = {"Authorization": f"Bearer {mint(settings.jwt_secret, sub='city', role='city_admin')}"}
+    wang = {"Authorization": "Bearer " + mint(settings.jwt_secret, sub=TEAM[0]["sub"],
+                                              role="inspector", county=TEAM[0]["county"])}
+    observed = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    filing = {"checks": [{"item_id": "item-c", "outcome": "pass", "observed_at": observed}]}
+    planned = []
+    for _ in range(15):  # each step's events are being relayed while the next step writes
+        inspection_id = client.post("/v1/inspections", json=plan_body(item_ids=["item-c"]),
+                                    headers=city).get_json()["id"]
+        assert client.post(f"/v1/inspections/{inspection_id}/start",
+                           headers=wang).status_code == 200
+        filed = client.post(f"/v1/inspections/{inspection_id}/results", json=filing,
+                            headers=wang)
+        assert filed.status_code == 200, filed.get_json()
+        planned.append(inspection_id)
+    eventually(lambda: db.inspection_changes.count_documents({"outbox_pending": True}) == 0,
+               message="the relay did not publish everything")
+    statuses = {client.get(f"/v1/inspections/{i}", headers=city).get_json()["status"]
+                for i in planned}
+    assert statuses == {"completed"}
+    assert db.inspections.count_documents({"status": "completed"}) == len(planned)
