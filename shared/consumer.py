@@ -28,6 +28,7 @@ from shared.events import Event, InvalidEvent, dlq_topic, now, parse
 from shared.kafka import consumer as make_consumer
 from shared.kafka import producer as make_producer
 from shared.metrics import CONSUMER_LAG, EVENT_HANDLING, EVENT_LAG, EVENTS_CONSUMED
+from shared.metrics import serve_from_env as serve_metrics_from_env
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ def run_consumer(service: str, handlers_for: Callable[[Settings], dict[str, Hand
     """The entry point of a service's consumer process."""
     settings = Settings.from_env()
     slog.configure(f"{service}-consumer", settings.log_level)
+    serve_metrics_from_env()
     runner = ConsumerRunner(service, settings, handlers_for(settings),
                             topics=tuple(settings.topic(t) for t in topics))
     runner.install_signal_handlers()

@@ -20,6 +20,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 # Our latencies: HTTP in milliseconds to a second or two, pipeline lag up to minutes.
@@ -80,6 +81,19 @@ class _Everything:
 
     def collect(self):
         return REGISTRY.collect()
+
+
+def serve_from_env() -> None:
+    """A worker outside gunicorn serves its own /metrics on ``METRICS_PORT`` when that is set:
+    where it shares no multiprocess directory with its web process (one process a pod)."""
+    port = os.environ.get("METRICS_PORT")
+    if not port:
+        return
+    registry = REGISTRY
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), registry=registry)
 
 
 def child_exit(server, worker) -> None:

@@ -35,6 +35,7 @@ from shared.config import Settings
 from shared.events import CATALOG, encode, record_key
 from shared.kafka import producer as make_producer
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST
+from shared.metrics import serve_from_env as serve_metrics_from_env
 
 OUTBOX = "outbox"
 PENDING = "outbox_pending"
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     slog.configure(f"{args.service}-relay", settings.log_level)
+    serve_metrics_from_env()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -20,6 +20,7 @@ from services.issues.repository import MongoItemRepository, ensure_indexes
 from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
+from shared.metrics import serve_from_env as serve_metrics_from_env
 from shared.outbox import lease
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def run(settings: Settings, stop: threading.Event, interval: float) -> None:
 def main() -> None:
     settings = Settings.from_env()
     slog.configure(f"{SERVICE}-scheduler", settings.log_level)
+    serve_metrics_from_env()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -34,6 +34,7 @@ from services.notifications.repository import Stores
 from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
+from shared.metrics import serve_from_env as serve_metrics_from_env
 
 SERVICE = "notifications"
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def _observe(delivery: Delivery, attempt: Attempt) -> None:
 def main() -> None:
     settings = Settings.from_env()
     slog.configure(f"{SERVICE}-dispatcher", settings.log_level)
+    serve_metrics_from_env()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
