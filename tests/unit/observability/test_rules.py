@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.unit.observability.promtool import PROMETHEUS_DIR, RULES, RULES_TESTS, promtool
+from tests.unit.observability.monitoring import PROMETHEUS_DIR, RULES, RULES_TESTS, promtool
 
 REQUIRED_ALERTS = {
     "SupervisionServiceDown", "SupervisionHttpErrors", "SupervisionHttpSlow",
