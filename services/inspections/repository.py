@@ -1,12 +1,11 @@
 """MongoDB adapters: the inspections (with their outbox) and this service's copy of the items.
 
-Each change of an inspection and the events it causes are one atomic insert (shared.outbox),
-guarded by the inspection's version (optimistic concurrency); see MongoInspections.
+Each change of an inspection and the events it causes are one insert into the change log
+(shared.changelog), guarded by the inspection's version (optimistic concurrency).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, datetime
@@ -27,7 +26,7 @@ from services.inspections.domain.model import (
     TeamMember,
     Viewer,
 )
-from shared import outbox
+from shared.changelog import ChangeLog
 from shared.events import new_event
 
 INSPECTIONS, CHANGES, ITEMS = "inspections", "inspection_changes", "items"
@@ -61,9 +60,12 @@ def ensure_indexes(db: Database) -> None:
     inspections.create_index([("planned_at", DESCENDING), ("_id", DESCENDING)])
     inspections.create_index([("team_subs", ASCENDING), ("planned_at", DESCENDING)])
     inspections.create_index([("target_county", ASCENDING), ("announced", ASCENDING)])
-    db[CHANGES].create_index([("inspection_id", ASCENDING), ("version", ASCENDING)])
-    outbox.register(db[CHANGES])
+    changelog(db).ensure_indexes()
     db[ITEMS].create_index([("county", ASCENDING), ("status", ASCENDING)])
+
+
+def changelog(db: Database) -> ChangeLog:
+    return ChangeLog(db, INSPECTIONS, CHANGES, key="inspection_id", first_version=0)
 
 
 def scope(viewer: Viewer) -> dict | None:
@@ -79,30 +81,17 @@ def scope(viewer: Viewer) -> dict | None:
 
 
 class MongoInspections:
-    """Every change of an inspection is first inserted as a new document of ``changes``, keyed
-    by inspection id and version, holding the new state and the events it causes (the outbox).
-
-    Why not one document updated in place: FerretDB 1.24 on SQLite applies an update as a read,
-    then a write of the whole document, so two updates of one document at once can lose one of
-    them; the outbox relay updating the document while a request changes it lost starts and
-    filings that way. Inserts under a unique id are safe: the insert is the write that counts and
-    the optimistic-concurrency guard (one winner per version). Only the relay updates a change,
-    and only handlers update ``inspections``, the current state kept for queries; a read
-    prefers a newer change, so a crash between the two writes loses nothing.
+    """Every change of an inspection is an insert of its own into the change log
+    (shared.changelog says why, and how a crash between its two writes loses nothing), holding
+    the new state and the events it causes; ``inspections`` keeps the current states for queries.
     """
 
     def __init__(self, db: Database):
-        self.collection = db[INSPECTIONS]
-        self.changes = db[CHANGES]
+        self.log = changelog(db)
+        self.collection = self.log.current
 
     def get(self, inspection_id: str) -> Inspection | None:
-        doc = self.collection.find_one({"_id": inspection_id})
-        newer = list(self.changes.find(
-            {"inspection_id": inspection_id, "version": {"$gt": doc["version"] if doc else -1}},
-            {"state": 1, "version": 1}))
-        if newer:
-            doc = max(newer, key=lambda change: change["version"])["state"]
-            self._keep_current(doc)
+        doc = self.log.get(inspection_id)
         return _inspection(doc) if doc else None
 
     def add(self, inspection: Inspection) -> bool:
@@ -116,24 +105,11 @@ class MongoInspections:
         return False
 
     def _record(self, inspection: Inspection) -> bool:
-        """Insert the change at its version; False when that version exists already."""
-        state = _document(inspection)
-        change = {"_id": f"{inspection.id}:{inspection.version}", "inspection_id": inspection.id,
-                  "version": inspection.version, "state": state}
-        try:
-            self.changes.insert_one(outbox.new_document(change, _envelopes(inspection)))
-        except DuplicateKeyError:
+        """Record the inspection at its version; False when that version exists already."""
+        if not self.log.record(_document(inspection), _envelopes(inspection)):
             return False
         inspection.events.clear()
-        self._keep_current(state)
         return True
-
-    def _keep_current(self, state: dict) -> None:
-        fields = {k: v for k, v in state.items() if k != "_id"}
-        # A newer state already there makes the filter miss and the upsert collide: keep it.
-        with contextlib.suppress(DuplicateKeyError):
-            self.collection.update_one({"_id": state["_id"], "version": {"$lt": state["version"]}},
-                                       {"$set": fields}, upsert=True)
 
     def list(self, viewer: Viewer, *, status: str | None, target_county: str | None,
              after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
