@@ -1,0 +1,173 @@
+"""docker-compose.yml runs the same system as ``make run``: the same processes with the same
+commands, the contract's ports, the topic bootstrap first, health-gated start order, and the
+configuration every process reads."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.unit.deploy.deployment import (
+    CONTRACT_PORTS,
+    IMAGE,
+    ROOT,
+    TOPIC_BOOTSTRAP,
+    WEB_SERVICES,
+    compose,
+    is_web,
+    known_variables,
+    procfile,
+    settings_variables,
+    web_port,
+)
+
+# Settings.from_env variables that compose leaves at their defaults on purpose.
+DEFAULTS_ON_PURPOSE = {
+    "DATABASE_PREFIX",  # a prefix of its own is for tests; a deployment uses supervision_*
+    "KAFKA_TOPIC_PREFIX",  # likewise: a deployment's topics are the contract's names
+    "WEBHOOK_TIMEOUT_SECONDS",  # the contract's 10 s
+}
+# Variables compose sets that no code of ours reads, and who reads them instead.
+READ_BY_OTHERS = {"GUNICORN_CMD_ARGS"}  # gunicorn
+
+
+def services() -> dict[str, dict]:
+    return compose()["services"]
+
+
+def app_services() -> dict[str, dict]:
+    """The long-running processes built from the repository's image (not the topic bootstrap)."""
+    return {name: s for name, s in services().items()
+            if s.get("image") == IMAGE and s.get("command") != TOPIC_BOOTSTRAP}
+
+
+def depends_on(name: str) -> dict[str, str]:
+    """Every service ``name`` waits for, directly or through others, with its condition."""
+    found: dict[str, str] = {}
+    todo = [name]
+    while todo:
+        for other, how in (services()[todo.pop()].get("depends_on") or {}).items():
+            if other not in found:
+                found[other] = how["condition"]
+                todo.append(other)
+    return found
+
+
+def published(service: str) -> set[int]:
+    return {int(str(p).split(":")[0]) for p in services()[service].get("ports", [])}
+
+
+def test_compose_runs_every_process_of_make_run_with_the_same_command():
+    commands = {name: s["command"] for name, s in app_services().items()}
+    assert commands == procfile()
+
+
+def test_web_services_listen_and_are_published_on_the_contract_ports():
+    for service in WEB_SERVICES:
+        port = CONTRACT_PORTS[service]
+        assert web_port(service) == port, f"services/{service}/gunicorn.conf.py"
+        spec = services()[service]
+        assert is_web(spec["command"])
+        assert published(service) == {port}
+        assert spec["environment"]["GUNICORN_CMD_ARGS"] == f"--bind 0.0.0.0:{port}"
+
+
+def test_infrastructure_is_published_on_the_contract_ports():
+    for service in ("kafka", "mongo", "prometheus", "grafana"):
+        assert CONTRACT_PORTS[service] in published(service), service
+
+
+def test_a_web_service_is_healthy_only_once_its_database_and_kafka_answer():
+    for service in WEB_SERVICES:
+        probe = " ".join(services()[service]["healthcheck"]["test"])
+        assert f"127.0.0.1:{CONTRACT_PORTS[service]}/readyz" in probe, service
+
+
+def test_topics_are_created_by_the_same_bootstrap_as_the_local_stack_before_anything_runs():
+    topics = services()["topics"]
+    assert topics["command"] == TOPIC_BOOTSTRAP
+    assert topics["restart"] == "no"  # a one-shot job; service_completed_successfully waits
+    assert depends_on("topics") == {"kafka": "service_healthy"}
+    stack = (ROOT / "deploy" / "local" / "stack.sh").read_text()
+    assert " ".join(TOPIC_BOOTSTRAP[1:]) in stack
+
+
+def test_every_process_starts_after_the_topics_exist_and_the_database_is_healthy():
+    for name in app_services():
+        waits_for = depends_on(name)
+        assert waits_for.get("topics") == "service_completed_successfully", name
+        assert waits_for.get("mongo") == "service_healthy", name
+        assert waits_for.get("kafka") == "service_healthy", name
+
+
+def test_every_wait_for_health_names_a_service_with_a_health_check():
+    for name in services():
+        for other, condition in depends_on(name).items():
+            if condition == "service_healthy":
+                assert "healthcheck" in services()[other], f"{name} waits for {other}"
+
+
+def test_workers_start_after_their_web_service_and_add_to_its_metrics():
+    volumes: dict[str, str] = {}
+    for name, spec in app_services().items():
+        service = name.split("-")[0]
+        multiproc_dir = spec["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        [volume] = [v.split(":")[0] for v in spec["volumes"] if v.split(":")[1] == multiproc_dir]
+        assert volumes.setdefault(service, volume) == volume, f"{name} has a directory of its own"
+        if name != service:
+            assert depends_on(name)[service] == "service_healthy"
+            # Distinct pids, so the multiprocess files of the service's processes never clash.
+            assert spec["pid"] == f"service:{service}"
+    assert sorted(volumes) == sorted(WEB_SERVICES)
+    assert len(set(volumes.values())) == len(WEB_SERVICES), "services must not share metrics"
+
+
+def test_every_process_gets_every_setting_that_matters():
+    wanted = settings_variables() - DEFAULTS_ON_PURPOSE
+    for name, spec in app_services().items():
+        missing = wanted - set(spec["environment"])
+        assert not missing, f"{name} lacks {missing}"
+
+
+def test_compose_sets_no_variable_that_nothing_reads():
+    for name, spec in services().items():
+        if spec.get("image") == IMAGE:
+            unknown = set(spec["environment"]) - known_variables() - READ_BY_OTHERS
+            assert not unknown, f"{name}: {unknown}"
+
+
+def test_processes_reach_kafka_and_mongo_at_the_addresses_compose_gives_them():
+    env = next(iter(app_services().values()))["environment"]
+    kafka = services()["kafka"]["environment"]
+    host, port = env["KAFKA_BOOTSTRAP_SERVERS"].split(":")
+    assert re.search(rf"//{host}:{port}\b", kafka["KAFKA_ADVERTISED_LISTENERS"])
+    assert re.search(rf"://:{port}\b", kafka["KAFKA_LISTENERS"])
+    assert env["MONGODB_URI"] == f"mongodb://mongo:{CONTRACT_PORTS['mongo']}"
+    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # topics come from the bootstrap
+
+
+def test_kafka_runs_the_version_the_local_stack_pins():
+    versions = (ROOT / "deploy" / "local" / "versions.env").read_text()
+    pinned = re.search(r"^KAFKA_VERSION=(\S+)", versions, re.M).group(1)
+    assert services()["kafka"]["image"] == f"apache/kafka:{pinned}"
+
+
+def test_prometheus_scrapes_each_web_service_where_compose_runs_it():
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in services()["prometheus"]["volumes"]}
+    config = yaml.safe_load((ROOT / mounted["/etc/prometheus/prometheus.yml"]).read_text())
+    targets = {job["job_name"]: job["static_configs"][0]["targets"]
+               for job in config["scrape_configs"]}
+    for service in WEB_SERVICES:
+        assert targets[service] == [f"{service}:{CONTRACT_PORTS[service]}"]
+
+
+def test_every_file_compose_mounts_or_builds_from_is_in_the_repository():
+    for name, spec in services().items():
+        for volume in spec.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source}"
+            else:
+                assert source in compose()["volumes"], f"{name}: undeclared volume {source}"
+    assert (ROOT / "Dockerfile").exists()
