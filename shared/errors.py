@@ -100,7 +100,9 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")
         if messages is not None:
-            return problem(exc.code or 422, "Unprocessable Content",
+            # An unreadable body is 400 (Bad Request), a body that does not validate 422.
+            title = exc.name if exc.code and exc.code != 422 else "Unprocessable Content"
+            return problem(exc.code or 422, title,
                            "The request did not validate; see errors.", errors=_flatten(messages))
         return problem(exc.code or 500, exc.name, exc.description or exc.name,
                        headers=dict(exc.get_headers()) if exc.code == 405 else None)

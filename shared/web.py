@@ -16,7 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from shared import logging as slog
 from shared.config import Settings
-from shared.errors import register_error_handlers
+from shared.errors import ApiError, Unprocessable, register_error_handlers
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 
 log = logging.getLogger("supervision.http")
@@ -53,6 +53,7 @@ def create_service_app(
     api = Api(app)
     register_error_handlers(app)
     _instrument(app, service)
+    app.before_request(_screen_input)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):
@@ -83,6 +84,48 @@ def _run_check(check: ReadinessCheck) -> str | None:
         return check()
     except Exception as exc:  # noqa: BLE001 — any failure means "not ready", with its reason
         return f"{type(exc).__name__}: {exc}"
+
+
+MAX_JSON_DEPTH = 32  # our bodies nest 4 deep at most; far deeper only probes the parser
+
+
+def _screen_input():
+    """Input no view can take is refused before any view runs, as 4xx instead of a 500: a NUL
+    character in a path, query or JSON string (it names nothing, and the database's storage,
+    FerretDB on PostgreSQL, can neither hold nor compare it), and JSON nested deeper than
+    MAX_JSON_DEPTH (the parsers recurse, and would run out of stack)."""
+    if "\x00" in request.path:
+        raise ApiError("The path contains a NUL character.")
+    fields = [name for name, value in request.args.items(multi=True)
+              if "\x00" in name or "\x00" in value]
+    if request.is_json:
+        try:
+            fields += _nul_paths(request.get_json(silent=True))
+        except RecursionError as exc:
+            raise ApiError("The JSON body is nested too deeply.") from exc
+    if fields:
+        raise Unprocessable("NUL characters are not accepted in text.",
+                            errors={f: ["Contains a NUL character."] for f in fields})
+
+
+def _nul_paths(body) -> list[str]:
+    """The dotted paths of the JSON strings (keys included) that hold a NUL character."""
+    found, todo = [], [("", body, 0)]
+    while todo:
+        at, value, depth = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RecursionError(f"deeper than {MAX_JSON_DEPTH}")
+        if isinstance(value, str) and "\x00" in value:
+            found.append(at or "_schema")
+        children = (value.items() if isinstance(value, dict)
+                    else enumerate(value) if isinstance(value, list) else ())
+        for key, child in children:
+            path = f"{at}.{key}" if at else str(key)
+            if "\x00" in str(key):
+                found.append(path)
+            else:
+                todo.append((path, child, depth + 1))
+    return sorted(found)
 
 
 def _instrument(app: Flask, service: str) -> None:
