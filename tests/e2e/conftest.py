@@ -4,6 +4,9 @@ database, started once for the session and able to kill and restart any of them.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import shutil
 import sys
 import time
 import uuid
@@ -17,6 +20,7 @@ from shared.auth import mint
 from shared.config import Settings
 from shared.kafka import ensure_topics
 from tests.processes import ROOT, Process, environment, free_port, python_module
+from tests.support import eventually
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 WEB = ("issues", "inspections", "notifications")
@@ -107,3 +111,56 @@ def stack(base_settings: Settings, tmp_path_factory) -> Stack:
     finally:
         for process in stack.processes.values():
             process.stop()
+
+
+@dataclass
+class Prometheus:
+    """A Prometheus of the test session's own, scraping the services of ``stack``."""
+
+    url: str
+    process: Process
+
+    def api(self, path: str, **params: str) -> dict | list:
+        answer = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=10)
+        body = answer.json()
+        assert answer.status_code == 200 and body["status"] == "success", (path, params, body)
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict]:
+        return self.api("query", query=expr)["result"]
+
+    def ready(self) -> bool:
+        assert self.process.running(), f"prometheus exited:\n{self.process.tail()}"
+        try:
+            return requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+
+@pytest.fixture(scope="session")
+def prometheus(stack: Stack, tmp_path_factory) -> Prometheus:
+    """The `prometheus` binary on PATH (Debian's package, deploy/local/install.sh), on a free
+    port, scraping the three services every second and evaluating the project's rules."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus not found on PATH: run deploy/local/install.sh (make install)"
+    directory = tmp_path_factory.mktemp("prometheus")
+    config = {  # JSON is YAML
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ROOT / "deploy" / "prometheus" / "rules" / "supervision.yml")],
+        "scrape_configs": [
+            {"job_name": service, "static_configs": [{"targets": [url.removeprefix("http://")]}]}
+            for service, url in stack.urls.items()],
+    }
+    (directory / "prometheus.yml").write_text(json.dumps(config, indent=2))
+    port = free_port()
+    process = Process("prometheus", [
+        binary, f"--config.file={directory / 'prometheus.yml'}",
+        f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+        dict(os.environ), directory)
+    prometheus = Prometheus(f"http://127.0.0.1:{port}", process)
+    process.start()
+    try:
+        eventually(prometheus.ready, timeout=30, message="the private Prometheus is not ready")
+        yield prometheus
+    finally:
+        process.stop()
