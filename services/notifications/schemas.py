@@ -76,7 +76,7 @@ class AttemptOut(Schema):
 class FeedArgs(Schema):
     after = fields.String(load_default=None, validate=validate.Length(max=4096), metadata={
         "description": "the next_cursor of the previous page; omit to start from the beginning"})
-    types = fields.String(load_default=None, metadata={
+    types = fields.String(load_default=None, validate=validate.Length(max=1024), metadata={
         "description": "comma-separated event types to keep"})
     wait = fields.Float(load_default=0, validate=validate.Range(0, 30), metadata={
         "description": "seconds to wait for an event when there is none yet (long poll)"})

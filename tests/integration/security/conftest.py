@@ -51,6 +51,12 @@ class Services:
     def db(self, service: str):
         return mongo.database(self.settings, service)
 
+    def stored(self) -> dict[str, list]:
+        """Every document of every collection of the three services: what "nothing changed" is
+        checked against, whatever way a service stores its data."""
+        return {f"{service}.{name}": list(self.db(service)[name].find().sort("_id"))
+                for service in self.apps for name in self.db(service).list_collection_names()}
+
     def headers(self, principal: str) -> dict[str, str]:
         p = PRINCIPALS[principal]
         if p.role is None:
