@@ -5,11 +5,22 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, json
+from marshmallow import Schema, fields
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
+
+
+class ProblemSchema(Schema):
+    """How every error is sent (RFC 9457); the OpenAPI documents describe errors with it."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "field → messages, for validation failures"})
 
 
 class ApiError(Exception):

@@ -16,7 +16,13 @@ from swagger_ui_bundle import swagger_ui_path
 
 from shared import logging as slog
 from shared.config import Settings
-from shared.errors import ApiError, Unprocessable, register_error_handlers
+from shared.errors import (
+    PROBLEM_JSON,
+    ApiError,
+    ProblemSchema,
+    Unprocessable,
+    register_error_handlers,
+)
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 
 log = logging.getLogger("supervision.http")
@@ -50,7 +56,7 @@ def create_service_app(
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    api = Api(app)
+    api = ProblemApi(app)
     register_error_handlers(app)
     _instrument(app, service)
     app.before_request(_screen_input)
@@ -77,6 +83,20 @@ def create_service_app(
         return Response(body, content_type=content_type)
 
     return app, api
+
+
+class ProblemApi(Api):
+    """flask-smorest, with the error responses of the OpenAPI document described as they are
+    sent: RFC 9457 problem+json, not flask-smorest's own JSON error shape."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # successes stay application/json
 
 
 def _run_check(check: ReadinessCheck) -> str | None:
