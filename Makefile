@@ -1,7 +1,7 @@
 # supervision: issues, inspections and notifications services on Kafka and MongoDB.
 #
-#   make install   Python virtualenv + the local stack's Kafka, FerretDB and Prometheus
-#   make up        start the local stack (Kafka, FerretDB, Prometheus) in the background
+#   make install   Python virtualenv + the local stack's Kafka, PostgreSQL, FerretDB, Prometheus
+#   make up        start the local stack (Kafka, PostgreSQL, FerretDB, Prometheus) in the background
 #   make run       stack + every service in the foreground; Ctrl-C stops it all
 #   make test      pytest against a throw-away stack of its own (var/test, other ports)
 #   make down      stop the local stack       make status   show it
@@ -41,10 +41,11 @@ $(VENV_STAMP): pyproject.toml
 	touch $@
 
 # ---------------------------------------------------------------------------------------------
-# Local stack (STACK_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT, PROMETHEUS_PORT)
+# Local stack (STACK_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT, POSTGRES_PORT,
+# PROMETHEUS_PORT)
 # ---------------------------------------------------------------------------------------------
 
-up: install ## start Kafka, FerretDB and Prometheus; wait until healthy; ensure topics
+up: install ## start Kafka, PostgreSQL, FerretDB, Prometheus; wait until healthy; ensure topics
 	@$(LOCAL)/stack.sh up
 
 down: ## stop the local stack
@@ -56,8 +57,12 @@ status: ## show the local stack's processes and health
 run: install ## the stack and all services (deploy/local/Procfile) in the foreground
 	@$(LOCAL)/run.sh
 
+# A stack is a directory under var/ whose run/ holds ports.env or pid files (postgres/run/,
+# PostgreSQL's socket directory, holds neither). The data of PostgreSQL belongs to the
+# postgres user; root removes it like the rest.
 clean: ## stop every stack under var/ and wipe var/ (keeps .cache/ and .venv/)
-	@for run in $$(find var -type d -name run -prune 2>/dev/null); do \
+	@for run in $$(find var -maxdepth 4 -path '*/run/*' \( -name ports.env -o -name '*.pid' \) \
+			-printf '%h\n' 2>/dev/null | sort -u); do \
 		STACK_DIR="$$(dirname "$$run")" $(LOCAL)/stack.sh down; \
 	done
 	rm -rf var

@@ -3,6 +3,7 @@
 # whether its result is already there, so a second run changes nothing and takes a second.
 #
 #   Prometheus + promtool   Debian package `prometheus` (apt-get, only when missing)
+#   PostgreSQL 15           Debian package `postgresql-15` (apt-get, only when missing)
 #   Apache Kafka            jars resolved by Maven into .cache/kafka/<version>/lib
 #   FerretDB                built from source with Go into .cache/bin/ferretdb
 #
@@ -16,8 +17,9 @@ apt_install() {
     [[ $# -gt 0 ]] || return 0
     [[ $EUID -eq 0 ]] || die "need root to install Debian packages: $*  (run: sudo apt-get install $*)"
     command -v apt-get >/dev/null || die "apt-get not found; install these by hand: $*"
-    # Never let a package start its own service (e.g. a system Prometheus on :9090): a
-    # policy-rc.d that answers 101 forbids it for the duration of the install.
+    # Never let a package start its own service (e.g. a system Prometheus on :9090, or the
+    # cluster postgresql-15 makes on :5432): a policy-rc.d that answers 101 forbids it for
+    # the duration of the install.
     local policy=/usr/sbin/policy-rc.d added_policy=0
     if [[ ! -e "$policy" ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
@@ -35,18 +37,35 @@ apt_install() {
     [[ $rc -eq 0 ]] || die "apt-get install $* failed (exit $rc)"
 }
 
+# The postgresql-15 package makes a cluster of its own, 15/main on port 5432, the stack's
+# default POSTGRES_PORT. When this script installed the package, that cluster is set not to
+# start with the machine (start.conf "manual"); the stack never uses it.
+keep_package_cluster_down() {
+    local conf="/etc/postgresql/$POSTGRES_MAJOR/main/start.conf"
+    if [[ -f "$conf" ]] && grep -qx auto "$conf"; then
+        sed -i 's/^auto$/manual/' "$conf"
+        info "the package's own cluster $POSTGRES_MAJOR/main will not start with the machine ($conf: manual)"
+    fi
+}
+
 install_packages() {
-    local want=()
+    local want=() postgres=0
     command -v prometheus >/dev/null && command -v promtool >/dev/null || want+=(prometheus)
+    if [[ ! -x "$POSTGRES_BIN/postgres" || ! -x "$POSTGRES_BIN/pg_ctl" ]] || ! id -u postgres >/dev/null 2>&1; then
+        want+=("postgresql-$POSTGRES_MAJOR")
+        postgres=1
+    fi
     command -v java >/dev/null || want+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || want+=(maven)
     apt_install "${want[@]}"
+    [[ $postgres -eq 1 ]] && keep_package_cluster_down
+    [[ -x "$POSTGRES_BIN/postgres" ]] || die "PostgreSQL $POSTGRES_MAJOR is not in $POSTGRES_BIN after installing postgresql-$POSTGRES_MAJOR (set POSTGRES_BIN to its bin directory)"
     local java_major
     java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')"
     [[ "${java_major:-0}" -ge 17 ]] || die "Kafka 4 needs Java 17 or later; java on PATH is ${java_major:-unknown} (set JAVA_HOME or install openjdk-17-jre-headless)"
     command -v go >/dev/null \
         || die "Go (>= 1.24) is needed to build FerretDB and is not on PATH; Debian's golang is too old"
-    ok "prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p'), java $java_major, mvn, go present"
+    ok "prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p'), postgresql $("$POSTGRES_BIN/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([^ ]*\).*/\1/p'), java $java_major, mvn, go present"
 }
 
 # --- Apache Kafka -----------------------------------------------------------------------------
@@ -83,8 +102,17 @@ install_kafka() {
 # start, and `go install` also asks the module proxy for the version list, which it refuses for
 # this module. So: fetch the module at the pinned version, add version.txt the way FerretDB's
 # own release build does, and build its cmd/ferretdb with the module's own go.mod and go.sum.
+# True when the FerretDB binary reports the pinned version. Its output is read whole: with
+# `grep -q`, grep may exit before ferretdb has written its last line, ferretdb then dies of
+# SIGPIPE and, under pipefail, a good binary looks wrong (and was rebuilt).
+ferretdb_is_pinned() {
+    local out
+    out="$("$FERRETDB_BIN" --version 2>/dev/null)" || return 1
+    grep -qx "version: $FERRETDB_VERSION" <<<"$out"
+}
+
 install_ferretdb() {
-    if [[ -x "$FERRETDB_BIN" ]] && "$FERRETDB_BIN" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"; then
+    if [[ -x "$FERRETDB_BIN" ]] && ferretdb_is_pinned; then
         ok "ferretdb $FERRETDB_VERSION ($(rel "$FERRETDB_BIN"))"
         return
     fi
@@ -100,13 +128,14 @@ install_ferretdb() {
     printf '%s\n' "$FERRETDB_VERSION" >"$src/build/version/version.txt"
     printf '%s\n' "$FERRETDB_COMMIT" >"$src/build/version/commit.txt"
     printf 'local\n' >"$src/build/version/package.txt"
-    # SQLite and PostgreSQL backends are built in by default (no build tags needed).
+    # The PostgreSQL backend (the stack's) and the SQLite one are built in by default (no
+    # build tags needed).
     (cd "$src" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb) \
         || die "building FerretDB failed (see the output above)"
     mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
     rm -rf "$src"
     rmdir "$(dirname "$src")" 2>/dev/null || true
-    "$FERRETDB_BIN" --version | grep -qx "version: $FERRETDB_VERSION" || die "built ferretdb reports another version"
+    ferretdb_is_pinned || die "built ferretdb reports another version"
     ok "ferretdb $FERRETDB_VERSION built ($(rel "$FERRETDB_BIN"))"
 }
 

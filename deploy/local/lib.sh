@@ -14,10 +14,14 @@ CACHE_DIR="${CACHE_DIR:-$REPO_ROOT/.cache}"
 case "$CACHE_DIR" in /*) ;; *) CACHE_DIR="$REPO_ROOT/$CACHE_DIR" ;; esac
 KAFKA_HOME="$CACHE_DIR/kafka/$KAFKA_VERSION"
 FERRETDB_BIN="$CACHE_DIR/bin/ferretdb"
+POSTGRES_BIN="${POSTGRES_BIN:-/usr/lib/postgresql/$POSTGRES_MAJOR/bin}"
 
 # Runtime state: data, logs, pid files (wiped by `make clean`).
 STACK_DIR="${STACK_DIR:-var}"
 case "$STACK_DIR" in /*) ;; *) STACK_DIR="$REPO_ROOT/$STACK_DIR" ;; esac
+# Without "." and ".." parts or doubled slashes, the way pg_ctl spells the data directory on
+# the postmaster's command line (component_marker relies on it); symlinks are kept.
+STACK_DIR="$(realpath -ms -- "$STACK_DIR")"
 export STACK_DIR
 LOG_DIR="$STACK_DIR/log"
 RUN_DIR="$STACK_DIR/run"
@@ -28,6 +32,7 @@ VENV="$REPO_ROOT/.venv"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${MONGO_PORT:-27017}"
+POSTGRES_PORT="${POSTGRES_PORT:-5432}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 
 # --- output -----------------------------------------------------------------------------------
@@ -60,21 +65,31 @@ port_owner() {
 component_marker() {
     case "$1" in
         kafka) printf '%s' "$STACK_DIR/kafka/server.properties" ;;
-        ferretdb) printf '%s' "$STACK_DIR/ferretdb/data/" ;;
+        postgres) printf '%s' "$STACK_DIR/postgres/data" ;;
+        ferretdb) printf '%s' "--state-dir=$STACK_DIR/ferretdb/state" ;;
         prometheus) printf '%s' "$STACK_DIR/prometheus/data" ;;
     esac
 }
 
 # The pid recorded for component $1 if that process is alive and is ours (its command line
 # has the component's marker, so a recycled pid or another stack's process never matches).
+# PostgreSQL's postmaster also records itself in its data directory's postmaster.pid: that
+# counts too, so a postmaster whose start was interrupted before $RUN_DIR/postgres.pid was
+# written is still found (and stopped by `down`).
 component_pid() {
-    local pidfile="$RUN_DIR/$1.pid" pid cmdline
-    [[ -f "$pidfile" ]] || return 1
-    pid="$(<"$pidfile")"
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
-    cmdline="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
-    [[ "$cmdline" == *"$(component_marker "$1")"* ]] || return 1
-    printf '%s' "$pid"
+    local pidfiles=("$RUN_DIR/$1.pid") pidfile pid cmdline marker
+    [[ "$1" == postgres ]] && pidfiles+=("$STACK_DIR/postgres/data/postmaster.pid")
+    marker="$(component_marker "$1")"
+    for pidfile in "${pidfiles[@]}"; do
+        [[ -f "$pidfile" ]] || continue
+        pid="$(head -n1 "$pidfile" 2>/dev/null)" || continue
+        [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || continue
+        cmdline="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" || continue
+        [[ "$cmdline" == *"$marker"* ]] || continue
+        printf '%s' "$pid"
+        return 0
+    done
+    return 1
 }
 
 # Ports recorded by the last `stack.sh up` of this STACK_DIR override the environment for

@@ -14,7 +14,7 @@ HONCHO="$VENV/bin/honcho"
 export SUPERVISION_JWT_SECRET="${SUPERVISION_JWT_SECRET:-dev-secret-change-me}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:$MONGO_PORT}"
-export STACK_DIR KAFKA_PORT MONGO_PORT PROMETHEUS_PORT
+export STACK_DIR KAFKA_PORT MONGO_PORT POSTGRES_PORT PROMETHEUS_PORT
 
 SERVICES=(issues inspections notifications)
 
@@ -84,7 +84,8 @@ cat <<EOF
   notifications   http://127.0.0.1:8003/docs
   Prometheus      http://127.0.0.1:$PROMETHEUS_PORT
   Kafka           $KAFKA_BOOTSTRAP_SERVERS
-  MongoDB         $MONGODB_URI
+  MongoDB         $MONGODB_URI   (FerretDB)
+  PostgreSQL      postgres://postgres@127.0.0.1:$POSTGRES_PORT/ferretdb   (FerretDB's storage)
   JWT secret      SUPERVISION_JWT_SECRET=$SUPERVISION_JWT_SECRET
   state / logs    $(rel "$STACK_DIR")/ , $(rel "$LOG_DIR")/
 
