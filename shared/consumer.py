@@ -1,9 +1,10 @@
 """The consumer runner: one group per service, at-least-once in, exactly-once in effect.
 
 Offsets are committed only after the handler succeeded, and handlers are idempotent on the
-event id (see ``shared.mongo.apply_once``), so a crash anywhere re-delivers and changes nothing
-twice. A record that cannot be parsed, fails its schema, or fails for good goes to the topic's
-``.dlq`` twin with the reason, the original key, value and headers, and the consumer moves on.
+event id (an item keeps the ids of the events applied to it, an event store inserts each under
+its id), so a crash anywhere re-delivers and changes nothing twice. A record that cannot be
+parsed, fails its schema, or fails for good goes to the topic's ``.dlq`` twin with the reason,
+the original key, value and headers, and the consumer moves on.
 A transient failure (database down) is retried from the same offset with backoff, never skipped;
 the backoff is short and the poll loop keeps turning, so the group never evicts us for it.
 """
@@ -60,7 +61,8 @@ class ConsumerRunner:
                  max_backoff: float = 5.0):
         self.service = service
         self.handlers = handlers
-        self.group_id = group_id or f"{service}-consumer"
+        # The topic prefix keeps the groups of deployments sharing one broker apart.
+        self.group_id = group_id or f"{settings.topic_prefix}{service}-consumer"
         self.consumer = consumer or make_consumer(
             settings, self.group_id, topics, client_id=f"{service}-consumer")
         self.producer = producer or make_producer(settings, client_id=f"{service}-dlq")

@@ -1,9 +1,11 @@
-"""The transactional outbox, inside the aggregate's own document, and the relay that publishes it.
+"""The transactional outbox, inside the document that records a change, and the relay that
+publishes it.
 
-A handler writes the state change and the events it causes in one atomic single-document
-update (FerretDB has no multi-document transactions, MongoDB only on a replica set): the events
-go into the document's ``outbox`` array. The relay publishes them with acks=all, and only once
-Kafka confirmed them takes them out. A crash between the two publishes an event twice at worst;
+A handler writes the state change and the events it causes in one single-document insert
+(FerretDB has no multi-document transactions, MongoDB only on a replica set): the events go into
+the ``outbox`` array of the change's document (shared.changelog). The relay publishes them with
+acks=all, and only once Kafka confirmed them takes them out; it is the only writer that updates
+a change document. A crash between the two publishes an event twice at worst;
 consumers absorb that by event id. One relay instance per service holds a lease and publishes,
 so per-key order holds even with several instances running.
 
@@ -43,15 +45,6 @@ REGISTRY = "_outboxes"  # names the collections whose documents carry an outbox
 LEASES = "_leases"
 CLOUDEVENTS_CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 log = logging.getLogger(__name__)
-
-
-def with_events(update: dict, events: list[dict]) -> dict:
-    """``update`` plus ``events`` appended to the outbox in the same atomic write."""
-    combined = {op: dict(fields) for op, fields in update.items()}
-    if events:
-        combined.setdefault("$push", {})[OUTBOX] = {"$each": list(events)}
-        combined.setdefault("$set", {})[PENDING] = True
-    return combined
 
 
 def new_document(doc: dict, events: list[dict]) -> dict:

@@ -1,6 +1,9 @@
 """The issues service's use cases: load an item through the repository, let the domain decide,
 save the item and the events it caused in one write. Entrypoints (API, consumer, scheduler)
 only parse their input and call these.
+
+A save is refused when somebody else changed the item since it was read (optimistic
+concurrency): the API answers 412, event handlers read again and decide again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from services.issues.domain.model import (
     Item,
     local_date,
 )
-from services.issues.repository import CONFLICT, DUPLICATE, ItemRepository
+from services.issues.repository import ItemRepository
 from shared.consumer import DUPLICATE as EVENT_DUPLICATE
 from shared.consumer import PROCESSED, PermanentError, TransientError
 from shared.events import Event, new_event, now
@@ -143,15 +146,18 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
         raise StaleVersion(item.version)
     at = moment()
     changes = item.transition(to, actor=actor, at=at, reason=reason, evidence=evidence)
-    outcome = repo.save(item, envelopes(item, changes, local_date(at)),
-                        expected_version=expected_version)
-    if outcome == CONFLICT:
+    if not repo.save(item, envelopes(item, changes, local_date(at))):
         raise StaleVersion(repo.get(item_id).version)
     return item
 
 
 def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int) -> str:
-    """An inspection's check of an item (rule R); idempotent on the event id."""
+    """An inspection's check of an item (rule R); idempotent on the event id.
+
+    The item keeps the ids of the events applied to it, so a redelivered event is recognised on
+    the fresh read; of two consumers racing on one event only one records the change, and the
+    other, reading again, finds the event applied.
+    """
     data = event.data
     check = Check(event_id=event.id, inspection_id=data["inspection_id"],
                   passed=event.type == "inspection.check_passed",
@@ -166,11 +172,7 @@ def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int
         changes = item.apply_check(check, at=at, reopen_deadline_days=reopen_deadline_days)
         if item.version == version:
             return EVENT_DUPLICATE
-        outcome = repo.save(item, envelopes(item, changes, local_date(at)),
-                            expected_version=version, event_id=event.id)
-        if outcome == DUPLICATE:
-            return EVENT_DUPLICATE
-        if outcome != CONFLICT:
+        if repo.save(item, envelopes(item, changes, local_date(at))):
             if any(c.type == "issue.reopened" for c in changes):
                 metrics.ITEMS_REOPENED.labels(item.county).inc()
             return PROCESSED
@@ -205,21 +207,25 @@ def announce_overdue(repo: ItemRepository, *, at: datetime, batch_size: int = 50
     """Announce every item that passed its deadline since the last scan; answer how many.
 
     Each announcement is a version-guarded write, so two scanners racing on one item announce
-    it once: the second write finds a newer version and the item is already announced.
+    it once: the second write is refused, and the item read again is already announced.
     """
     today = local_date(at)
     announced = 0
     while True:
         candidates = repo.overdue_candidates(today, batch_size)
-        progressed = 0
-        for item in candidates:
-            version = item.version
-            changes = item.announce_overdue(today, at)
-            if not changes:
-                continue
-            outcome = repo.save(item, envelopes(item, changes, today), expected_version=version)
-            if outcome != CONFLICT:
-                announced += 1
-                progressed += 1
+        progressed = sum(_announce(repo, item, today, at) for item in candidates)
+        announced += progressed
         if len(candidates) < batch_size or not progressed:
             return announced
+
+
+def _announce(repo: ItemRepository, item: Item | None, today: date, at: datetime) -> bool:
+    """Announce ``item`` overdue unless it is not (any more); True when this call did."""
+    for _ in range(SAVE_ATTEMPTS):
+        changes = item.announce_overdue(today, at) if item else []
+        if not changes:
+            return False
+        if repo.save(item, envelopes(item, changes, today)):
+            return True
+        item = repo.get(item.id)
+    return False

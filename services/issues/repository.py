@@ -1,8 +1,10 @@
-"""Items in MongoDB: one document per item, carrying its history and its own outbox.
+"""Items in MongoDB, through the change log (shared.changelog says why).
 
-Every change is one single-document write guarded by the item's ``version`` (optimistic
-concurrency) and, for events, by the event id (``shared.mongo.apply_once``), with the events it
-causes pushed to the document's outbox in the same write.
+Every change of an item is one insert into ``item_changes`` (id ``<item>:<version>``) holding the
+item's new state, with its history and the ids of the events applied to it, and the events the
+change causes (its outbox). The unique id is the optimistic-concurrency guard: of two changes
+decided on the same version one is recorded, the other is told to read again. ``items`` keeps
+each item's current state for the lists, the reports and the overdue scan.
 """
 
 from __future__ import annotations
@@ -13,20 +15,15 @@ from typing import Protocol
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.issues.domain.model import CLOSED, Item
-from shared import outbox
-from shared.mongo import PROCESSED, apply_once
+from shared.changelog import ChangeLog
 
-ITEMS = "items"
+ITEMS, CHANGES = "items", "item_changes"
 IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
-SAVED, DUPLICATE, CONFLICT = "saved", "duplicate", "conflict"
-INSERT_CHUNK = 1000
-DUPLICATE_KEY = 11000
-# Never copied into a document by save(): the outbox belongs to the relay, processed event
-# ids are pushed by apply_once, the id never changes.
-_NOT_SET = {"id", "processed_events"}
+PROCESSED = "processed_events"  # the ids of the events applied to the item, carried along
+FINGERPRINT = "request_fingerprint"  # of the request that created the item (Idempotency-Key)
 
 
 class ItemRepository(Protocol):
@@ -40,23 +37,20 @@ class ItemRepository(Protocol):
 
     def add_many(self, batch: list[tuple[Item, list[dict]]]) -> None: ...
 
-    def save(self, item: Item, events: list[dict], *, expected_version: int,
-             event_id: str | None = None) -> str: ...
+    def save(self, item: Item, events: list[dict]) -> bool:
+        """Record the change that brought ``item`` to its version, decided on the version before;
+        False when somebody else changed it first (read again, decide again)."""
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]: ...
 
 
 def to_document(item: Item, fingerprint: str | None = None) -> dict:
-    doc = _fields(item)
+    """The item's state as stored: in its change and, less the fingerprint, as current."""
+    doc = {name: value for name, value in vars(item).items() if name != "id"}
     doc["_id"] = item.id
     doc[PROCESSED] = list(item.processed_events)
     if fingerprint is not None:
-        doc["request_fingerprint"] = fingerprint
-    return doc
-
-
-def _fields(item: Item) -> dict:
-    doc = {name: value for name, value in vars(item).items() if name not in _NOT_SET}
+        doc[FINGERPRINT] = fingerprint
     doc["deadline"] = item.deadline.isoformat()  # ISO dates sort as strings
     if item.overdue_announced_for is not None:
         doc["overdue_announced_for"] = item.overdue_announced_for.isoformat()
@@ -80,65 +74,51 @@ def from_document(doc: dict) -> Item:
     )
 
 
+def changelog(db: Database) -> ChangeLog:
+    return ChangeLog(db, ITEMS, CHANGES, key="item_id")
+
+
 class MongoItemRepository:
     def __init__(self, db: Database):
-        self.items: Collection = db[ITEMS]
+        self.log = changelog(db)
+        self.items: Collection = self.log.current
         self.imports: Collection = db[IMPORTS]
 
     def get(self, item_id: str) -> Item | None:
-        doc = self.items.find_one({"_id": item_id}, {outbox.OUTBOX: 0})
+        doc = self.log.get(item_id)
         return from_document(doc) if doc else None
 
     def fingerprint(self, item_id: str) -> str | None:
-        doc = self.items.find_one({"_id": item_id}, {"request_fingerprint": 1})
-        return doc.get("request_fingerprint") if doc else None
+        """The fingerprint of the request that created the item, kept with its first change."""
+        created = self.log.at(item_id, 1) or self.items.find_one({"_id": item_id}) or {}
+        return created.get(FINGERPRINT)
 
     def claim_import(self, import_id: str, fingerprint: str) -> str | None:
         """Record an import under its Idempotency-Key; answer the fingerprint of the file
         recorded under it before, or None if this is the first time."""
         try:
-            self.imports.insert_one({"_id": import_id, "request_fingerprint": fingerprint})
+            self.imports.insert_one({"_id": import_id, FINGERPRINT: fingerprint})
         except DuplicateKeyError:
-            return self.imports.find_one({"_id": import_id})["request_fingerprint"]
+            return self.imports.find_one({"_id": import_id})[FINGERPRINT]
         return None
 
     def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool:
-        """Insert a new item with its events; False when the id is taken (a retry)."""
-        try:
-            self.items.insert_one(outbox.new_document(to_document(item, fingerprint), events))
-        except DuplicateKeyError:
-            return False
-        return True
+        """Record a new item with its events; False when the id is taken (a retry)."""
+        return self.log.record(to_document(item, fingerprint), events)
 
     def add_many(self, batch: list[tuple[Item, list[dict]]]) -> None:
-        """Insert many items (an import); an id already there is from an earlier attempt of
+        """Record many new items (an import); an id already there is from an earlier attempt of
         the same import (same key, same file), and is kept as it is."""
-        for start in range(0, len(batch), INSERT_CHUNK):
-            chunk = batch[start:start + INSERT_CHUNK]
-            docs = [outbox.new_document(to_document(item), events)
-                    for item, events in chunk]
-            try:
-                self.items.insert_many(docs, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
+        self.log.record_new((to_document(item), events) for item, events in batch)
 
-    def save(self, item: Item, events: list[dict], *, expected_version: int,
-             event_id: str | None = None) -> str:
-        """Write ``item`` if it is still at ``expected_version`` and has not seen ``event_id``."""
-        update = outbox.with_events({"$set": _fields(item)}, events)
-        applied = apply_once(self.items, item.id, update, event_id=event_id,
-                             version=expected_version)
-        if applied.applied:
-            return SAVED
-        return DUPLICATE if applied.duplicate else CONFLICT
+    def save(self, item: Item, events: list[dict]) -> bool:
+        return self.log.record(to_document(item), events)
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
         """Items past their deadline, not closed, whose deadline was not yet announced."""
         query = {"deadline": {"$lt": today.isoformat()}, "status": {"$ne": CLOSED},
                  "overdue_announced_for": None}
-        cursor = self.items.find(query, {outbox.OUTBOX: 0}).sort("deadline", ASCENDING)
+        cursor = self.items.find(query).sort("deadline", ASCENDING)
         return [from_document(doc) for doc in cursor.limit(limit)]
 
 
@@ -164,4 +144,4 @@ def ensure_indexes(db: Database) -> None:
     # several indexes that all exist already (every start after the first).
     for name, keys in INDEXES.items():
         items.create_index(keys, name=name)
-    outbox.register(items)
+    changelog(db).ensure_indexes()

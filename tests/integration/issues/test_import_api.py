@@ -97,7 +97,7 @@ def test_an_import_sent_again_under_its_key_answers_the_same_and_adds_nothing(yu
     again = send_csv(yuecheng, content, **{"Idempotency-Key": "list-1"})
     assert first.get_json() == again.get_json()
     assert count_items() == 2
-    assert sum(len(d["outbox"]) for d in db.items.find({}, {"outbox": 1})) == 2
+    assert sum(len(c["outbox"]) for c in db.item_changes.find({}, {"outbox": 1})) == 2
     other = send_csv(yuecheng, csv_file(with_cells(村社区="小善村")),
                      **{"Idempotency-Key": "list-1"})
     assert other.status_code == 409 and count_items() == 2

@@ -148,8 +148,20 @@ def test_the_same_idempotency_key_with_another_body_is_409(yuecheng, count_items
     assert count_items() == 1
 
 
-def test_creating_an_item_puts_issue_created_in_its_outbox(yuecheng, db):
+def test_creating_an_item_records_its_first_change_with_issue_created_in_its_outbox(yuecheng,
+                                                                                      db):
     item = yuecheng.create()
-    [event] = db.items.find_one({"_id": item["id"]})["outbox"]
+    [event] = db.item_changes.find_one({"_id": f"{item['id']}:1"})["outbox"]
     assert event["type"] == "issue.created" and event["itemversion"] == 1
     assert event["data"]["item"]["id"] == item["id"]
+
+
+def test_every_change_of_an_item_is_kept_with_the_events_it_caused(yuecheng, city, repo):
+    item = yuecheng.create()
+    close(yuecheng, city, item)
+    changes = repo.log.history(item["id"])
+    assert [c["version"] for c in changes] == [1, 2, 3, 4]
+    assert [c["state"]["status"] for c in changes] == [
+        "open", "in_progress", "pending_verification", "closed"]
+    assert [e["type"] for e in changes[-1]["outbox"]] == ["issue.status_changed", "issue.closed"]
+    assert "outbox" not in repo.items.find_one({"_id": item["id"]})

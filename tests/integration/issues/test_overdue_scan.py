@@ -25,8 +25,8 @@ def overdue_items(repo: MongoItemRepository, count: int) -> list[str]:
 
 
 def announcements(db) -> list[str]:
-    return [e["subject"] for doc in db.items.find({}, {"outbox": 1})
-            for e in doc.get("outbox", []) if e["type"] == "issue.overdue"]
+    return [e["subject"] for change in db.item_changes.find({}, {"outbox": 1})
+            for e in change["outbox"] if e["type"] == "issue.overdue"]
 
 
 def test_two_scheduler_instances_announce_each_overdue_item_once(settings, db, repo):

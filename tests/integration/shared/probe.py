@@ -1,5 +1,6 @@
 """A minimal service used to prove the plumbing: its documents carry outboxes of failed checks,
-and its consumer tallies each check on the checked item, once per event, in arrival order.
+and its consumer tallies each check on the checked item through the change log, once per event
+(the ids of the events applied are kept in the tally), in arrival order.
 
 Run as a process (so that tests can SIGKILL it): ``python -m tests.integration.shared.probe``.
 """
@@ -9,12 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared import mongo
+from shared.changelog import ChangeLog
 from shared.config import Settings
-from shared.consumer import DUPLICATE, PROCESSED, PermanentError, run_consumer
+from shared.consumer import DUPLICATE, PROCESSED, PermanentError, TransientError, run_consumer
 from shared.events import INSPECTIONS_TOPIC, Event, new_event
 from shared.outbox import new_document, register
 
 SERVICE = "probe"
+ATTEMPTS = 5
+
+
+def tallies(settings: Settings) -> ChangeLog:
+    return ChangeLog(mongo.database(settings, SERVICE), "tallies", "tally_changes", key="tally_id")
 
 
 def check_failed(item_id: str, sequence: int) -> dict:
@@ -29,7 +36,10 @@ def seed(settings: Settings, items: int, checks_per_item: int) -> list[dict]:
     """Tally documents to apply to, and source documents whose outboxes hold the checks."""
     db = mongo.database(settings, SERVICE)
     register(db.sources)
-    db.tallies.insert_many([{"_id": f"item-{i}", "applied": 0, "order": []} for i in range(items)])
+    log = tallies(settings)
+    log.ensure_indexes()
+    log.record_new(({"_id": f"item-{i}", "version": 1, "applied": 0, "order": [], "seen": []}, [])
+                   for i in range(items))
     events = []
     for i in range(items):
         batch = [check_failed(f"item-{i}", n) for n in range(checks_per_item)]
@@ -39,18 +49,21 @@ def seed(settings: Settings, items: int, checks_per_item: int) -> list[dict]:
 
 
 def handlers_for(settings: Settings):
-    tallies = mongo.database(settings, SERVICE).tallies
+    log = tallies(settings)
 
     def tally(event: Event) -> str:
-        result = mongo.apply_once(
-            tallies, event.data["item_id"],
-            {"$inc": {"applied": 1}, "$push": {"order": int(event.data["findings"])}},
-            event_id=event.id)
-        if result.applied:
-            return PROCESSED
-        if result.duplicate:
-            return DUPLICATE
-        raise PermanentError(f"no tally for {event.data['item_id']}")
+        for _ in range(ATTEMPTS):
+            state = log.get(event.data["item_id"])
+            if state is None:
+                raise PermanentError(f"no tally for {event.data['item_id']}")
+            if event.id in state["seen"]:
+                return DUPLICATE
+            if log.record({**state, "version": state["version"] + 1,
+                           "applied": state["applied"] + 1,
+                           "order": [*state["order"], int(event.data["findings"])],
+                           "seen": [*state["seen"], event.id]}, []):
+                return PROCESSED
+        raise TransientError(f"tally {event.data['item_id']} kept changing")
 
     return {"inspection.check_failed": tally}
 

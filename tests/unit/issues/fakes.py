@@ -1,4 +1,4 @@
-"""A repository on a dict, behaving like the MongoDB one (version and event-id guards)."""
+"""A repository on a dict, behaving like the MongoDB one (one recorded change per version)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import copy
 from datetime import date
 
 from services.issues.domain.model import CLOSED, Item
-from services.issues.repository import CONFLICT, DUPLICATE, SAVED
 
 
 class FakeItemRepository:
@@ -40,16 +39,12 @@ class FakeItemRepository:
         for item, events in batch:
             self.add(item, events)
 
-    def save(self, item: Item, events: list[dict], *, expected_version: int,
-             event_id: str | None = None) -> str:
-        stored = self.items[item.id]
-        if event_id is not None and event_id in stored.processed_events:
-            return DUPLICATE
-        if stored.version != expected_version:
-            return CONFLICT
+    def save(self, item: Item, events: list[dict]) -> bool:
+        if self.items[item.id].version != item.version - 1:
+            return False  # that version is recorded already: somebody changed it first
         self.items[item.id] = copy.deepcopy(item)
         self.published.extend(events)
-        return SAVED
+        return True
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
         found = [i for i in self.items.values() if i.status != CLOSED and i.deadline < today

@@ -109,6 +109,45 @@ def test_a_failed_check_event_reopens_a_closed_item_once(repo):
     assert repo.published[0]["data"]["inspection_id"] == "insp-9"
 
 
+class OvertakenRepository(FakeItemRepository):
+    """Before the first save, another writer records ``overtake`` on the item: that save loses."""
+
+    def __init__(self, overtake):
+        super().__init__()
+        self.overtake = overtake
+
+    def save(self, item, events) -> bool:
+        if self.overtake is not None:
+            overtake, self.overtake = self.overtake, None
+            overtake(self)
+        return super().save(item, events)
+
+
+def test_of_two_consumers_racing_on_one_check_the_loser_reads_again_and_reports_a_duplicate():
+    event = inspection_event("inspection.check_failed")
+    repo = OvertakenRepository(lambda other: handlers.apply_check(
+        other, event, reopen_deadline_days=30))
+    item = closed_item(at=datetime.now(UTC) - timedelta(days=1))
+    repo.items[item.id] = item
+    event.data["item_id"] = item.id
+    assert handlers.apply_check(repo, event, reopen_deadline_days=30) == DUPLICATE
+    assert repo.get(item.id).reopen_count == 1
+    assert [e["type"] for e in repo.published] == ["issue.reopened", "issue.status_changed"]
+
+
+def test_a_check_that_loses_to_another_change_is_decided_again_on_the_new_version():
+    item = closed_item(at=datetime.now(UTC) - timedelta(days=1))
+    other = inspection_event("inspection.check_passed", item.id)
+    repo = OvertakenRepository(lambda it: handlers.apply_check(it, other,
+                                                               reopen_deadline_days=30))
+    repo.items[item.id] = item
+    event = inspection_event("inspection.check_passed", item.id)
+    assert handlers.apply_check(repo, event, reopen_deadline_days=30) == PROCESSED
+    stored = repo.get(item.id)
+    assert stored.version == item.version + 2
+    assert stored.processed_events[-2:] == [other.id, event.id]
+
+
 def test_a_check_of_an_unknown_item_goes_to_the_dead_letter_topic(repo):
     with pytest.raises(PermanentError):
         handlers.apply_check(repo, inspection_event("inspection.check_failed", "nope"),
