@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -164,3 +165,14 @@ def prometheus(stack: Stack, tmp_path_factory) -> Prometheus:
         yield prometheus
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def issues_url(stack: Stack) -> str:
+    """The e2e issues service, with every 40th item of the demo city loaded through its API."""
+    loader = subprocess.run(
+        [sys.executable, "-m", "tools.demo.load", "--issues", stack.urls["issues"],
+         "--every", "40"], env=environment(stack.settings), cwd=ROOT, capture_output=True,
+        text=True, timeout=600)
+    assert loader.returncode == 0, f"the demo loader failed:\n{loader.stdout}\n{loader.stderr}"
+    return stack.urls["issues"]
