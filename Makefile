@@ -20,7 +20,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 LOCAL := deploy/local
 
-.PHONY: help install venv up down status run test clean
+.PHONY: help install venv up down status run test clean demo token docs fuzz bench
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
@@ -30,8 +30,9 @@ help: ## list the targets
 # Installation
 # ---------------------------------------------------------------------------------------------
 
-install: venv ## virtualenv (when pyproject.toml changed) and the stack's components (once)
+install: venv ## virtualenv (when pyproject.toml changed), the stack's components, a headless browser
 	@$(LOCAL)/install.sh
+	@tools/demo/install_browser.sh >/dev/null
 
 venv: $(VENV_STAMP) ## the Python virtualenv only
 
@@ -73,3 +74,23 @@ clean: ## stop every stack under var/ and wipe var/ (keeps .cache/ and .venv/)
 
 test: ## install, start a test stack (var/test), run pytest, stop the stack
 	@$(LOCAL)/test.sh
+
+fuzz: ## the long fuzz run: schemathesis with FUZZ_EXAMPLES (default 500) examples per operation
+	@FUZZ_EXAMPLES="$${FUZZ_EXAMPLES:-500}" PYTEST_ARGS="tests/fuzz -p no:logging" $(LOCAL)/test.sh
+
+# ---------------------------------------------------------------------------------------------
+# With `make run` going (in another terminal)
+# ---------------------------------------------------------------------------------------------
+
+demo: venv ## the story: an unannounced cross-county spot check fails and items reopen by themselves
+	@$(VENV)/bin/python -m tools.demo.story
+
+token: venv ## a bearer token: make token ROLE=county_admin COUNTY=330603
+	@$(VENV)/bin/python -m shared.auth mint --role "$(ROLE)" $(if $(COUNTY),--county "$(COUNTY)")
+
+bench: venv ## benchmarks against the running stack (see bench/README.md); not part of make test
+	@$(VENV)/bin/python -m bench.backbone --events 5000
+	@$(VENV)/bin/python -m bench.reopen
+
+docs: venv ## regenerate the generated documents (docs/events.md)
+	@$(VENV)/bin/python -m shared.events > docs/events.md

@@ -11,7 +11,12 @@ cd "$REPO_ROOT"
 HONCHO="$VENV/bin/honcho"
 [[ -x "$HONCHO" ]] || die "$(rel "$HONCHO") not found; run: make install"
 
-export SUPERVISION_JWT_SECRET="${SUPERVISION_JWT_SECRET:-dev-secret-change-me}"
+export SUPERVISION_JWT_SECRET="${SUPERVISION_JWT_SECRET:-dev-only-secret-change-me-before-any-deployment}"
+# The demo's sample county system listens on loopback; a deployment leaves this empty.
+export WEBHOOK_ALLOWED_HOSTS="${WEBHOOK_ALLOWED_HOSTS-127.0.0.1}"
+export ISSUES_BIND="${ISSUES_BIND:-127.0.0.1:8001}"
+export INSPECTIONS_BIND="${INSPECTIONS_BIND:-127.0.0.1:8002}"
+export NOTIFICATIONS_BIND="${NOTIFICATIONS_BIND:-127.0.0.1:8003}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:$MONGO_PORT}"
 export STACK_DIR KAFKA_PORT MONGO_PORT POSTGRES_PORT PROMETHEUS_PORT
@@ -95,6 +100,13 @@ EOF
 
 env "$RUN_MARKER" "$HONCHO" -f "$PROCFILE" -d "$REPO_ROOT" start &
 honcho_pid=$!
+
+# The demo city, loaded through the API once the services answer; a county that has items
+# already is skipped, so only the first start loads. Its progress lines join the services' logs.
+if [[ "${DEMO_DATA:-1}" != 0 ]]; then
+    env "$RUN_MARKER" "$VENV/bin/python" -m tools.demo.load --issues http://127.0.0.1:8001 \
+        --ready-timeout 180 2>&1 | sed -u 's/^/demo-data | /' &
+fi
 set +e
 wait "$honcho_pid"
 rc=$?
