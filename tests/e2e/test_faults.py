@@ -1,0 +1,234 @@
+"""Faults injected into the running system: processes killed with SIGKILL mid-flow, a county
+system down for a while, poison records on the broker. Whatever goes in comes out, once in
+effect: every failed check reopens its item exactly once, every event reaches every endpoint.
+
+``FAULT_SCALE`` sets the burst of the first test (60 items by default; 1000 for the long run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import requests
+from kafka import KafkaConsumer, TopicPartition
+
+from shared import mongo
+from shared.events import INSPECTIONS_TOPIC, dlq_topic, encode, new_event
+from shared.kafka import producer
+from tests.e2e.flows import (
+    close_item,
+    create_item,
+    file_results,
+    get_item,
+    ok,
+    plan_inspection,
+    start_inspection,
+    subscribe,
+    transition,
+)
+from tests.receiver import Receiver
+from tests.support import eventually
+
+BURST = int(os.environ.get("FAULT_SCALE", "60"))
+PER_INSPECTION = 500  # the contract's maximum of item_ids and of checks in one inspection
+XINCHANG = "330624"  # a county no other end-to-end flow uses, so its webhooks are this test's
+
+
+def closed_items(stack, count: int) -> list[str]:
+    """``count`` items of 柯桥区, created and closed through the API, a few at a time."""
+    def one(_: int) -> str:
+        item = create_item(stack)
+        close_item(stack, item)
+        return item["id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def fail_all(stack, item_ids: list[str]) -> None:
+    """Plan, start and file inspections in which every item fails its check."""
+    for start in range(0, len(item_ids), PER_INSPECTION):
+        chunk = item_ids[start:start + PER_INSPECTION]
+        inspection = plan_inspection(stack, chunk)
+        start_inspection(stack, inspection["id"])
+        file_results(stack, inspection["id"], [
+            {"item_id": item_id, "outcome": "fail", "findings": "整改不到位,问题反弹"}
+            for item_id in chunk], key=str(uuid.uuid4()))
+
+
+def reopened_count(stack, item_ids: list[str]) -> int:
+    items = mongo.database(stack.settings, "issues")["items"]
+    return items.count_documents({"_id": {"$in": item_ids}, "status": "reopened"})
+
+
+def assert_reopened_exactly_once(stack, item_ids: list[str], timeout: float) -> None:
+    eventually(lambda: reopened_count(stack, item_ids) == len(item_ids), timeout=timeout,
+               interval=0.5, message="not every failed check reopened its item")
+    for item_id in item_ids:
+        item = get_item(stack, item_id)
+        reopenings = [e for e in item["history"] if e["to"] == "reopened"]
+        assert (item["status"], item["reopen_count"], len(reopenings)) == ("reopened", 1, 1), (
+            item_id, item["status"], item["reopen_count"], item["history"])
+
+
+def test_killing_the_issues_consumer_and_web_mid_burst_reopens_every_item_exactly_once(stack):
+    item_ids = closed_items(stack, BURST)
+    fail_all(stack, item_ids)
+    # Kill as soon as the burst is being applied, so that some checks are done, some not.
+    eventually(lambda: reopened_count(stack, item_ids) > 0, timeout=60, interval=0.02,
+               message="the burst of failed checks never started to reopen items")
+    stack.kill("issues-consumer")
+    stack.kill("issues")
+    done_at_kill = reopened_count(stack, item_ids)
+    print(f"\nburst of {BURST}: {done_at_kill} reopened when the consumer was killed")
+    stack.start("issues-consumer")
+    stack.start("issues")
+    started = time.monotonic()
+    assert_reopened_exactly_once(stack, item_ids, timeout=120 + BURST / 5)
+    print(f"all {BURST} reopened exactly once, {time.monotonic() - started:.1f}s after restart")
+
+
+def test_a_county_system_down_for_a_while_gets_every_event_and_a_healthy_one_no_repeats(stack):
+    items = 5
+    expected_events = 2 * items  # issue.created, then issue.status_changed to in_progress
+    since = datetime.now(UTC)
+    admin = stack.token("county_admin", XINCHANG)
+    # Down for a while: two failed attempts per event on average, some events get none left.
+    with Receiver() as healthy, Receiver(answers=[503] * (2 * expected_events)) as flaky:
+        healthy.secret = subscribe(stack, healthy.url, XINCHANG)["secret"]
+        flaky_subscription = subscribe(stack, flaky.url, XINCHANG)
+        flaky.secret = flaky_subscription["secret"]
+        ids = [create_item(stack, XINCHANG)["id"] for _ in range(items)]
+        for item_id in ids:
+            transition(stack, item_id, "in_progress", admin, reason="开始整改")
+        expected = {(item_id, t) for item_id in ids
+                    for t in ("issue.created", "issue.status_changed")}
+
+        def received(receiver: Receiver) -> list[tuple[str, str, str]]:
+            with receiver._lock:
+                return [(e["subject"], e["type"], e["id"]) for e in receiver.events
+                        if e["subject"] in ids]
+
+        def all_arrived(receiver: Receiver) -> bool:
+            return {(s, t) for s, t, _ in received(receiver)} == expected
+
+        eventually(lambda: all_arrived(healthy), timeout=60,
+                   message="the healthy endpoint did not get every event")
+        eventually(lambda: flaky.attempts >= 2 * expected_events, timeout=60,
+                   message="the outage never ended")
+        # Deliveries whose every attempt fell in the outage are failed for good; the owner
+        # replays them, as an operator does after an outage longer than the retry schedule.
+        url = f"{stack.urls['notifications']}/v1/subscriptions/{flaky_subscription['id']}"
+        try:
+            eventually(lambda: all_arrived(flaky), timeout=15)
+            replayed = 0
+        except AssertionError:
+            replayed = ok(requests.post(f"{url}/replay", json={"since": since.isoformat()},
+                                        headers=admin), 202)["replayed"]
+            eventually(lambda: all_arrived(flaky), timeout=60,
+                       message="the endpoint that was down never got every event")
+
+        healthy_ids = Counter(event_id for _, _, event_id in received(healthy))
+        flaky_ids = Counter(event_id for _, _, event_id in received(flaky))
+        print(f"\n{expected_events} events; outage of {2 * expected_events} attempts; "
+              f"{replayed} replayed; repeats at the endpoint that was down: "
+              f"{sum(flaky_ids.values()) - len(flaky_ids)}")
+        assert len(healthy_ids) == expected_events
+        assert [i for i, n in healthy_ids.items() if n > 1] == [], "a 2xx delivery was repeated"
+        assert set(flaky_ids) == set(healthy_ids), "the two endpoints heard different events"
+        assert healthy.rejected == [] and flaky.rejected == []
+
+
+def poison(run: str) -> list[tuple[bytes, bytes | None]]:
+    """20 records that are not events of ours: garbage bytes, and envelopes breaking the
+    catalog. Each keyed ``poison-<run>-<n>`` so that it can be found in the dead letters."""
+    valid = new_event("inspection.check_failed", subject=str(uuid.uuid4()), county="330603",
+                      data={"inspection_id": str(uuid.uuid4()), "item_id": str(uuid.uuid4()),
+                            "target_county": "330603", "outcome": "fail", "findings": "x",
+                            "observed_at": datetime.now(UTC)})
+    broken = [
+        {**valid, "specversion": "0.3"},
+        {**valid, "id": "not-a-uuid"},
+        {**valid, "type": "inspection.exploded"},
+        {key: value for key, value in valid.items() if key != "county"},
+        {key: value for key, value in valid.items() if key != "subject"},
+        {**valid, "time": "yesterday"},
+        {**valid, "time": "2026-11-23T10:00:00"},  # no offset
+        {**valid, "data": None},
+        {**valid, "data": {**valid["data"], "item_id": None}},
+        {**valid, "data": {key: v for key, v in valid["data"].items() if key != "item_id"}},
+    ]
+    garbage = [b"", b"\x00\xff\xfe garbage", b"not json", b"{", b"[]", b"null", b"42",
+               b'"a string"', "整改".encode("gbk"), None]
+    values = [encode(envelope) for envelope in broken] + garbage
+    return [(f"poison-{run}-{n}".encode(), value) for n, value in enumerate(values)]
+
+
+def dead_letters(stack, topic: str, key_prefix: bytes) -> list:
+    consumer = KafkaConsumer(bootstrap_servers=stack.settings.kafka_bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        return [r for r in consumer if r.key and r.key.startswith(key_prefix)]
+    finally:
+        consumer.close()
+
+
+def test_poison_records_go_to_the_dead_letters_and_a_real_failed_check_still_reopens(stack):
+    run = uuid.uuid4().hex[:8]
+    records = poison(run)
+    assert len(records) == 20
+    topic = stack.settings.topic(INSPECTIONS_TOPIC)
+    sender = producer(stack.settings, "poison")
+    try:
+        for key, value in records:
+            sender.send(topic, key=key, value=value).get(timeout=15)
+    finally:
+        sender.close()
+
+    item = create_item(stack)
+    close_item(stack, item)
+    fail_all(stack, [item["id"]])
+    assert_reopened_exactly_once(stack, [item["id"]], timeout=60)
+
+    # Every consumer group of the topic dead-letters each poison record, once.
+    groups = [f"{stack.settings.topic_prefix}{service}-consumer"
+              for service in ("issues", "notifications")]
+    wanted = {(key, group.encode()) for key, _ in records for group in groups}
+
+    def all_dead_lettered() -> Counter:
+        found = Counter((r.key, dict(r.headers)["dlq-consumer-group"])
+                        for r in dead_letters(stack, dlq_topic(topic), f"poison-{run}-".encode()))
+        assert set(found) == wanted, f"{len(set(found))} of {len(wanted)} dead-lettered"
+        return found
+
+    found = eventually(all_dead_lettered, timeout=60, interval=1)
+    assert [k for k, n in found.items() if n > 1] == [], "a poison record was dead-lettered twice"
+    reasons = {json.dumps(dict(r.headers)["dlq-exception"].decode())
+               for r in dead_letters(stack, dlq_topic(topic), f"poison-{run}-".encode())}
+    print(f"\n{len(records)} poison records, {sum(found.values())} dead letters in "
+          f"{len(groups)} groups, exceptions {sorted(reasons)}")
+
+
+def test_killing_the_inspections_relay_right_after_filing_loses_no_reopening(stack):
+    item_ids = closed_items(stack, 3)
+    inspection = plan_inspection(stack, item_ids)
+    start_inspection(stack, inspection["id"])
+    file_results(stack, inspection["id"], [
+        {"item_id": item_id, "outcome": "fail", "findings": "整改不到位"} for item_id in item_ids],
+        key=str(uuid.uuid4()))
+    stack.kill("inspections-relay")
+    changes = mongo.database(stack.settings, "inspections")["inspection_changes"]
+    held = sum(len(c.get("outbox", [])) for c in changes.find({"inspection_id": inspection["id"]}))
+    print(f"\nrelay killed with {held} events of the inspection still in its outbox, "
+          f"{reopened_count(stack, item_ids)} of {len(item_ids)} items already reopened")
+    stack.start("inspections-relay")
+    assert_reopened_exactly_once(stack, item_ids, timeout=60)
