@@ -22,6 +22,7 @@ import json
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -138,6 +139,7 @@ def step(stack: Stack, receiver: Receiver, rate: float, seconds: float, per_fili
     prepared = prepare(stack, filings, per_filing)
     filed_at: dict[str, float] = {}
     failed_requests: list[str] = []
+    answered_in: list[float] = []
     rss_peak: dict[str, float] = {}
 
     def file(inspection: tuple[str, list[str]]) -> None:
@@ -150,24 +152,33 @@ def step(stack: Stack, receiver: Receiver, rate: float, seconds: float, per_fili
         except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
             failed_requests.append(str(exc)[:200])
             return
+        answered_in.append(time.time() - sent)
         for item_id in item_ids:
             filed_at[item_id] = sent
 
+    def sample_memory(until: threading.Event) -> None:
+        # In a thread of its own: ten `ps` calls on a busy machine would delay the schedule.
+        while not until.wait(1.0):
+            for name, mb in resident_mb(stack).items():
+                rss_peak[name] = max(mb, rss_peak.get(name, 0.0))
+
+    done = threading.Event()
+    sampler = threading.Thread(target=sample_memory, args=(done,), daemon=True)
+    sampler.start()
     started = time.time()
     with ThreadPoolExecutor(64) as pool:
         for n, inspection in enumerate(prepared):
             time.sleep(max(0.0, started + n * per_filing / rate - time.time()))
             pool.submit(file, inspection)
-            if n % max(1, round(rate / per_filing)) == 0:  # about once a second
-                for name, mb in resident_mb(stack).items():
-                    rss_peak[name] = max(mb, rss_peak.get(name, 0.0))
-    offered_seconds = time.time() - started
+        offered_seconds = max(time.time() - started, 1e-9)
 
     def all_heard() -> bool:
         return all(item_id in receiver.events.at for item_id in filed_at)
 
     with contextlib.suppress(AssertionError):  # what never arrived is reported as loss
         eventually(all_heard, timeout=drain)
+    done.set()
+    sampler.join()
     reopened_events = {e["subject"]: e for e in receiver.of_type("issue.reopened")}
     to_reopen = [datetime.fromisoformat(reopened_events[i]["time"]).timestamp() - at
                  for i, at in filed_at.items() if i in reopened_events]
@@ -182,6 +193,7 @@ def step(stack: Stack, receiver: Receiver, rate: float, seconds: float, per_fili
         "heard_checks_per_s": round(len(to_webhook) / max(last - started, 1e-9), 1),
         "filing_errors": len(failed_requests), "not_reopened": not_reopened,
         "not_heard": len(filed_at) - len(to_webhook),
+        "filing_request_ms": quantiles_ms(answered_in),
         "filing_to_reopen_ms": quantiles_ms(to_reopen),
         "filing_to_webhook_ms": quantiles_ms(to_webhook), "rss_peak_mb": rss_peak,
         "errors_sample": failed_requests[:3],
