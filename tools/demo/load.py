@@ -94,7 +94,7 @@ class Loader:
     def drive(self, item_id: str, item: DemoItem) -> None:
         """Make the item's moves, each with If-Match on the version the last answer gave."""
         county_token = self.tokens.county_admin(item.county)
-        etag = self._etag(item_id, county_token)
+        status, etag = self._state(item_id, county_token)
         for move in moves_to(item):
             token = self.city if move.by == "city" else county_token
             for attempt in range(STALE_RETRIES + 1):
@@ -102,15 +102,20 @@ class Loader:
                     response = self.issues.call(
                         "POST", f"/v1/items/{item_id}/transitions", token, json=move.body(),
                         headers={"If-Match": etag})
+                    etag = response.headers["ETag"]
                     break
-                except ApiFailure as exc:
-                    if exc.status != 412 or attempt == STALE_RETRIES:
+                except (ApiFailure, DemoError) as exc:
+                    # A stale version (412), or no answer in time on a busy machine: read the
+                    # item again; the move may have been made before the answer was lost.
+                    if getattr(exc, "status", None) not in (412, None) or attempt == STALE_RETRIES:
                         raise
-                    etag = self._etag(item_id, county_token)
-            etag = response.headers["ETag"]
+                    status, etag = self._state(item_id, county_token)
+                    if status == move.to:
+                        break
 
-    def _etag(self, item_id: str, token: str) -> str:
-        return self.issues.call("GET", f"/v1/items/{item_id}", token).headers["ETag"]
+    def _state(self, item_id: str, token: str) -> tuple[str, str]:
+        response = self.issues.call("GET", f"/v1/items/{item_id}", token)
+        return response.json()["status"], response.headers["ETag"]
 
     def load_county(self, county: str, items: list[DemoItem], seed: int) -> str:
         """Import and drive one county; the progress line to show."""
