@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from pymongo.errors import ConnectionFailure
 
@@ -51,6 +51,7 @@ class TransientError(Exception):
 
 
 TRANSIENT = (TransientError, ConnectionFailure)
+BATCH_TIME_BUDGET = 10.0  # seconds of handling between two polls
 ATTEMPTS_BEFORE_DEAD_LETTER = 3  # for unexpected errors: a bug must not block the partition
 
 
@@ -70,6 +71,7 @@ class ConsumerRunner:
         self.stop = threading.Event()
         self._failures: dict[tuple[str, int, int], int] = {}
         self._lag_checked = 0.0
+        self._budget_ends = float("inf")
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,6 +84,9 @@ class ConsumerRunner:
             while not self.stop.is_set():
                 batch = self.consumer.poll(timeout_ms=500)
                 retry = False
+                # A slow database must not keep us from polling: stop handling at the time
+                # budget and come back to the rest, well before max_poll_interval_ms runs out.
+                self._budget_ends = time.monotonic() + BATCH_TIME_BUDGET
                 for tp, records in batch.items():
                     retry |= not self._handle_partition(tp, records)
                 if retry:
@@ -102,6 +107,9 @@ class ConsumerRunner:
         for record in records:
             if self.stop.is_set():
                 break
+            if time.monotonic() > self._budget_ends:
+                self.consumer.seek(tp, record.offset)  # the rest on the next poll
+                break
             if not self._handle(record):
                 # Come back to this very record on the next poll; nothing after it runs first.
                 self.consumer.seek(tp, record.offset)
@@ -109,7 +117,14 @@ class ConsumerRunner:
                 break
             next_offset = record.offset + 1
         if next_offset is not None:
-            self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            try:
+                self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            except CommitFailedError as exc:
+                # The group moved the partition on; its new owner re-reads these records and
+                # finds them applied already (handlers are idempotent), so nothing is lost.
+                log.warning("offset commit refused after a rebalance",
+                            extra={"topic": tp.topic, "partition": tp.partition,
+                                   "error": str(exc)})
         return ok
 
     def _handle(self, record) -> bool:
