@@ -187,9 +187,16 @@ class LedgerSchema(Schema):
     counties = fields.List(fields.Nested(LedgerRowSchema), required=True)
 
 
+def _calendar_year(quarter: str) -> None:
+    # Year 0 and the quarter after 9999Q4 are not dates: they would end in a 500.
+    if quarter[:4].isdigit() and not 1 <= int(quarter[:4]) <= 9998:
+        raise ValidationError("The year must be between 0001 and 9998.")
+
+
 class RankingArgs(Schema):
-    quarter = fields.String(validate=validate.Regexp(r"^\d{4}Q[1-4]$",
-                                                     error="A quarter is written like 2026Q4."),
+    quarter = fields.String(validate=[validate.Regexp(r"^\d{4}Q[1-4]$",
+                                                      error="A quarter is written like 2026Q4."),
+                                      _calendar_year],
                             metadata={"description": "defaults to the current quarter"})
 
 

@@ -109,6 +109,9 @@ def test_lists_and_texts_beyond_their_maxima_are_422_and_change_nothing(
     ("inspections", "/v1/inspections", {"limit": 0}, "limit"),
     ("notifications", "/v1/feed", {"types": "issue.created," * 80}, "types"),
     ("notifications", "/v1/feed", {"after": "a" * 4097}, "after"),
+    ("issues", "/v1/ranking", {"quarter": "0000Q1"}, "quarter"),  # found by the fuzzer: a 500
+    ("issues", "/v1/ranking", {"quarter": "9999Q4"}, "quarter"),
+    ("issues", "/v1/ranking", {"quarter": "20x6Q4"}, "quarter"),
 ])
 def test_query_values_beyond_their_maxima_are_422(services, service, path, query, field):
     refused(services, service, "GET", path, 422, field, query_string=query)
