@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
+from kafka import KafkaAdminClient, KafkaConsumer
 
 from shared import mongo
 from shared.config import Settings
@@ -125,6 +126,28 @@ def prepare(stack: Stack, filings: int, per_filing: int) -> list[tuple[str, list
     return in_parallel(started_inspection, groups)
 
 
+def wait_for_quiet(settings: Settings, timeout: float = 600) -> None:
+    """Until every consumer group has read all there is: the events of preparing a step must
+    not queue ahead of the step's own (the notifications consumer reads every event)."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    groups = [f"{settings.topic_prefix}{service}-consumer" for service in WEB]
+
+    def backlog() -> int:
+        committed = {tp: meta.offset for group in groups
+                     for tp, meta in admin.list_consumer_group_offsets(group).items()
+                     if not tp.topic.endswith(".dlq")}
+        ends = reader.end_offsets(list(committed))
+        return sum(ends[tp] - offset for tp, offset in committed.items())
+
+    try:  # twice in a row: a relay may still be publishing what was written last
+        eventually(lambda: backlog() == 0 and time.sleep(1) is None and backlog() == 0,
+                   timeout=timeout, interval=1.0, message="the consumers did not catch up")
+    finally:
+        admin.close()
+        reader.close()
+
+
 def quantiles_ms(values: list[float]) -> dict[str, int | None]:
     if len(values) < 2:
         return {"p50": None, "p95": None, "p99": None}
@@ -137,6 +160,7 @@ def step(stack: Stack, receiver: Receiver, rate: float, seconds: float, per_fili
          drain: float) -> dict:
     filings = max(1, round(rate * seconds / per_filing))
     prepared = prepare(stack, filings, per_filing)
+    wait_for_quiet(stack.settings)
     filed_at: dict[str, float] = {}
     failed_requests: list[str] = []
     answered_in: list[float] = []
