@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 import requests
@@ -51,10 +52,19 @@ def closed_items(stack, count: int) -> list[str]:
         return list(pool.map(one, range(count)))
 
 
+def known_to_inspections(stack, item_ids: list[str]) -> bool:
+    copies = mongo.database(stack.settings, "inspections")["items"]
+    return copies.count_documents({"_id": {"$in": item_ids}}) == len(item_ids)
+
+
 def fail_all(stack, item_ids: list[str]) -> None:
     """Plan, start and file inspections in which every item fails its check."""
     for start in range(0, len(item_ids), PER_INSPECTION):
         chunk = item_ids[start:start + PER_INSPECTION]
+        # The inspections service learns of items from events; a large burst takes it a while.
+        eventually(partial(known_to_inspections, stack, chunk), timeout=30 + len(chunk) / 5,
+                   interval=0.5,
+                   message="the inspections service never learnt of every item")
         inspection = plan_inspection(stack, chunk)
         start_inspection(stack, inspection["id"])
         file_results(stack, inspection["id"], [
