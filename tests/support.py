@@ -22,3 +22,16 @@ def eventually(check: Callable[[], object], *, timeout: float = 20.0, interval: 
     if last is not None:
         raise AssertionError(f"{message} after {timeout}s: {last}") from last
     raise AssertionError(f"{message} after {timeout}s")
+
+
+class Caller:
+    """A Flask test client speaking as one role: every request carries the bearer token."""
+
+    def __init__(self, client, token: str):
+        self.client, self.token = client, token
+
+    def __getattr__(self, method: str):
+        def call(path: str, headers: dict | None = None, **kwargs):
+            headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+            return getattr(self.client, method)(path, headers=headers, **kwargs)
+        return call

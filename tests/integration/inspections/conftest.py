@@ -12,6 +12,7 @@ from services.inspections.domain.model import CopiedItem
 from services.inspections.repository import MongoItemCopy
 from shared import mongo
 from shared.auth import mint
+from tests.support import Caller
 
 YUECHENG, KEQIAO, SHANGYU = "330602", "330603", "330604"
 TEAM = [{"sub": "wang", "county": KEQIAO, "name": "王"}, {"sub": "zhao", "county": SHANGYU}]
@@ -24,19 +25,6 @@ ROLES = {
     "target_subscriber": ("yc-system", "subscriber", YUECHENG),
     "other_admin": ("kq-admin", "county_admin", KEQIAO),
 }
-
-
-class Caller:
-    """A test client speaking as one role."""
-
-    def __init__(self, client, token: str):
-        self.client, self.token = client, token
-
-    def __getattr__(self, method: str):
-        def call(path: str, headers: dict | None = None, **kwargs):
-            headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
-            return getattr(self.client, method)(path, headers=headers, **kwargs)
-        return call
 
 
 @pytest.fixture

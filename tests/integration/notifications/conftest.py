@@ -18,6 +18,7 @@ from shared.auth import mint
 from shared.consumer import ConsumerRunner
 from shared.events import CATALOG, TOPICS, Event, encode, record_key
 from shared.kafka import producer
+from tests.support import Caller
 
 ROLES = {
     "city": ("city-office", "city_admin", None),
@@ -73,19 +74,6 @@ class Receiver:
     def ids(self) -> list[str]:
         with self._lock:
             return [headers["webhook-id"] for headers, _ in self.requests]
-
-
-class Caller:
-    """A test client speaking as one role."""
-
-    def __init__(self, client, token: str):
-        self.client, self.token = client, token
-
-    def __getattr__(self, method: str):
-        def call(path: str, headers: dict | None = None, **kwargs):
-            headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
-            return getattr(self.client, method)(path, headers=headers, **kwargs)
-        return call
 
 
 PIPELINE = ("consumer", "dispatcher", "publish")
