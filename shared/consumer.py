@@ -21,9 +21,9 @@ from collections.abc import Callable
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
-from pymongo.errors import ConnectionFailure
 
 from shared import logging as slog
+from shared import mongo
 from shared.config import Settings
 from shared.events import Event, InvalidEvent, dlq_topic, now, parse
 from shared.kafka import consumer as make_consumer
@@ -50,7 +50,6 @@ class TransientError(Exception):
     """Try the same event again later (a dependency is down)."""
 
 
-TRANSIENT = (TransientError, ConnectionFailure)
 BATCH_TIME_BUDGET = 10.0  # seconds of handling between two polls
 ATTEMPTS_BEFORE_DEAD_LETTER = 3  # for unexpected errors: a bug must not block the partition
 
@@ -134,7 +133,7 @@ class ConsumerRunner:
         except InvalidEvent as exc:
             return self._dead_letter(record, "unknown", str(exc), exc)
         token = slog.event_id.set(event.id)
-        position = record_position.set(self._position(record))
+        position_token = record_position.set(self._position(record))
         started = time.perf_counter()
         try:
             handler = self.handlers.get(event.type)
@@ -152,12 +151,12 @@ class ConsumerRunner:
             return True
         except PermanentError as exc:
             return self._dead_letter(record, event.type, str(exc), exc)
-        except TRANSIENT as exc:
-            EVENTS_CONSUMED.labels(self.service, event.type, "retried").inc()
-            log.warning("event not applied, will retry",
-                        extra={"type": event.type, "error": f"{type(exc).__name__}: {exc}"})
-            return False
         except Exception as exc:  # noqa: BLE001 — an unexpected failure: retry a few times, then DLQ
+            if isinstance(exc, TransientError) or mongo.unavailable(exc):
+                EVENTS_CONSUMED.labels(self.service, event.type, "retried").inc()
+                log.warning("event not applied, will retry",
+                            extra={"type": event.type, "error": f"{type(exc).__name__}: {exc}"})
+                return False
             position = self._position(record)
             self._failures[position] = self._failures.get(position, 0) + 1
             log.exception("event handler failed", extra={"type": event.type,
@@ -169,7 +168,7 @@ class ConsumerRunner:
             return False
         finally:
             slog.event_id.reset(token)
-            record_position.reset(position)
+            record_position.reset(position_token)
 
     @staticmethod
     def _position(record) -> tuple[str, int, int]:

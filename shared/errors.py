@@ -6,8 +6,10 @@ import logging
 
 from flask import Flask, Response, json
 from marshmallow import Schema, fields
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
+
+from shared import mongo
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -118,10 +120,11 @@ def register_error_handlers(app: Flask) -> None:
         return problem(exc.code or 500, exc.name, exc.description or exc.name,
                        headers=dict(exc.get_headers()) if exc.code == 405 else None)
 
-    @app.errorhandler(ConnectionFailure)
-    @app.errorhandler(ServerSelectionTimeoutError)
-    def _database_down(exc: Exception):
-        log.error("database unreachable", extra={"error": str(exc)})
+    @app.errorhandler(PyMongoError)
+    def _database_error(exc: PyMongoError):
+        if not mongo.unavailable(exc):
+            raise exc  # a fault of ours: Flask's 500, logged with its traceback
+        log.error("database unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
         return problem(503, "Service Unavailable",
-                       "The database is unreachable; nothing was changed. Try again shortly.",
+                       "The database is unavailable; nothing was changed. Try again shortly.",
                        headers={"Retry-After": "5"})

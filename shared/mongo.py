@@ -15,10 +15,24 @@ import os
 from pymongo import IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared.config import Settings
 
 _clients: dict[tuple[int, str], MongoClient] = {}
+
+# Server answers that mean "cannot serve now", not "this request is wrong": FerretDB answers
+# InternalError (1) to everything while its PostgreSQL is unreachable; the others are MongoDB's
+# shutdown, network and primary-change codes. Retrying blocks on a deterministic internal error
+# instead of dead-lettering it, which loses nothing and shows as consumer lag.
+UNAVAILABLE_CODES = frozenset({1, 6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot answer now, so the same request may succeed
+    later; the request itself was not applied."""
+    return isinstance(exc, ConnectionFailure) or (
+        isinstance(exc, OperationFailure) and exc.code in UNAVAILABLE_CODES)
 
 
 def client(uri: str) -> MongoClient:

@@ -1,12 +1,14 @@
-"""The runner keeps polling on a slow database and survives a refused commit."""
+"""The runner keeps polling on a slow database, survives a refused commit, and retries what the
+database could not do now instead of dead-lettering it."""
 
 from collections import namedtuple
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from shared.config import Settings
-from shared.consumer import PROCESSED, ConsumerRunner
+from shared.consumer import ATTEMPTS_BEFORE_DEAD_LETTER, PROCESSED, ConsumerRunner
 from shared.events import encode, new_event, now
 
 Record = namedtuple("Record", "topic partition offset key value headers")
@@ -33,13 +35,28 @@ def records(n: int) -> list[Record]:
     return [Record("t", 0, offset, b"i", encode(event), []) for offset in range(n)]
 
 
-def runner(consumer: FakeConsumer, handled: list) -> ConsumerRunner:
+class FakeProducer:
+    def __init__(self):
+        self.dead_letters = []
+
+    def send(self, topic, key, value, headers):
+        self.dead_letters.append((topic, dict(headers)["dlq-exception"]))
+        return self
+
+    def get(self, timeout):
+        return None
+
+
+def runner(consumer: FakeConsumer, handled: list, failure: Exception | None = None,
+           producer: FakeProducer | None = None) -> ConsumerRunner:
     def handle(event):
         handled.append(event.id)
+        if failure is not None:
+            raise failure
         return PROCESSED
 
     return ConsumerRunner("unit", Settings(), {"inspection.completed": handle}, topics=("t",),
-                          consumer=consumer, producer=object())
+                          consumer=consumer, producer=producer or FakeProducer())
 
 
 def test_handling_stops_at_the_time_budget_and_resumes_from_the_next_record():
@@ -60,3 +77,36 @@ def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer():
     consumer, handled = FakeConsumer(refuse_commit=True), []
     assert runner(consumer, handled)._handle_partition(TP, records(2)) is True
     assert len(handled) == 2
+
+
+def keeps_failing(failure: Exception) -> tuple[FakeConsumer, FakeProducer]:
+    """The same record handled over and over (one attempt per poll), always with ``failure``."""
+    consumer, producer = FakeConsumer(), FakeProducer()
+    subject = runner(consumer, [], failure, producer)
+    [record] = records(1)
+    for _ in range(ATTEMPTS_BEFORE_DEAD_LETTER * 3):
+        subject._budget_ends = float("inf")
+        subject._handle_partition(TP, [record])
+        if producer.dead_letters:
+            break
+    return consumer, producer
+
+
+def test_an_unreachable_database_is_retried_for_as_long_as_it_lasts_and_never_dead_lettered():
+    consumer, producer = keeps_failing(AutoReconnect("connection refused"))
+    assert producer.dead_letters == [] and consumer.committed == []
+    assert set(consumer.sought) == {(TP, 0)}
+
+
+def test_ferretdb_without_its_storage_is_the_database_away_too_not_a_poison_record():
+    # FerretDB answers InternalError (code 1) to everything while PostgreSQL is unreachable.
+    storage_away = OperationFailure("failed to connect to `user=postgres database=ferretdb`",
+                                    code=1)
+    consumer, producer = keeps_failing(storage_away)
+    assert producer.dead_letters == [] and consumer.committed == []
+
+
+def test_an_error_the_database_will_repeat_is_dead_lettered_after_a_few_attempts():
+    consumer, producer = keeps_failing(OperationFailure("bad value", code=2))
+    assert producer.dead_letters == [("t.dlq", b"OperationFailure")]
+    assert consumer.committed == [{TP: 1}]
