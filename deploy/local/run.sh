@@ -82,11 +82,11 @@ done
 
 cat <<EOF
 
-  issues          http://127.0.0.1:8001/docs
-                  http://127.0.0.1:8001/board/330602   (public board of a county)
-                  http://127.0.0.1:8001/dashboard      (city dashboard)
-  inspections     http://127.0.0.1:8002/docs
-  notifications   http://127.0.0.1:8003/docs
+  issues          http://$ISSUES_BIND/docs
+                  http://$ISSUES_BIND/board/330602   (public board of a county)
+                  http://$ISSUES_BIND/dashboard      (city dashboard)
+  inspections     http://$INSPECTIONS_BIND/docs
+  notifications   http://$NOTIFICATIONS_BIND/docs
   Prometheus      http://127.0.0.1:$PROMETHEUS_PORT
   Kafka           $KAFKA_BOOTSTRAP_SERVERS
   MongoDB         $MONGODB_URI   (FerretDB)
@@ -104,7 +104,7 @@ honcho_pid=$!
 # The demo city, loaded through the API once the services answer; a county that has items
 # already is skipped, so only the first start loads. Its progress lines join the services' logs.
 if [[ "${DEMO_DATA:-1}" != 0 ]]; then
-    env "$RUN_MARKER" "$VENV/bin/python" -m tools.demo.load --issues http://127.0.0.1:8001 \
+    env "$RUN_MARKER" "$VENV/bin/python" -m tools.demo.load --issues "http://$ISSUES_BIND" \
         --ready-timeout 180 2>&1 | sed -u 's/^/demo-data | /' &
 fi
 set +e

@@ -8,6 +8,10 @@
 #                     after a timeout)
 #   stack.sh status   show each component; exit 0 only when all are healthy
 #
+# `up` and `down` take component names (kafka postgres ferretdb prometheus) to start or stop
+# only those, e.g. `stack.sh down kafka` to take the broker away and `stack.sh up kafka` to
+# bring it back; the others keep running.
+#
 # Environment: STACK_DIR (default var), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # MONGO_PORT (27017), POSTGRES_PORT (5432), PROMETHEUS_PORT (9090), KAFKA_HEAP_OPTS
 # (-Xms128m -Xmx512m), FERRETDB_DEBUG_ADDR (- = off). Run deploy/local/install.sh first (make
@@ -274,7 +278,22 @@ ensure_topics() {
     ok "kafka topics: ${out##*$'\n'}"
 }
 
+# The components named on the command line ("$@"), in start order; all of them when none is.
+select_components() {
+    local name wanted chosen=()
+    for wanted in "$@"; do
+        [[ " ${COMPONENTS[*]} " == *" $wanted "* ]] \
+            || die "unknown component: $wanted (one of: ${COMPONENTS[*]})"
+    done
+    for name in "${COMPONENTS[@]}"; do
+        if [[ $# -eq 0 || " $* " == *" $name "* ]]; then chosen+=("$name"); fi
+    done
+    echo "${chosen[*]}"
+}
+
 cmd_up() {
+    local selected
+    selected="$(select_components "$@")" || exit 1
     mkdir -p "$LOG_DIR" "$RUN_DIR"
     # Components already running keep the ports they were started with.
     local name running=0
@@ -292,7 +311,7 @@ POSTGRES_PORT=$POSTGRES_PORT
 PROMETHEUS_PORT=$PROMETHEUS_PORT
 EOF
     local started=()
-    for name in "${COMPONENTS[@]}"; do
+    for name in $selected; do
         if ! component_pid "$name" >/dev/null; then
             check_ports_free "$name"
             "start_$name"
@@ -306,10 +325,10 @@ EOF
         fi
     done
     [[ ${#started[@]} -gt 0 ]] && info "started: ${started[*]} (state in $(rel "$STACK_DIR"))"
-    for name in "${COMPONENTS[@]}"; do
+    for name in $selected; do
         [[ "$name" == postgres ]] || wait_healthy "$name"
     done
-    ensure_topics
+    [[ " $selected " != *" kafka "* ]] || ensure_topics
     info "stack up: KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT MONGODB_URI=mongodb://127.0.0.1:$MONGO_PORT PostgreSQL 127.0.0.1:$POSTGRES_PORT Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
 }
 
@@ -348,16 +367,18 @@ stop_component() {
 }
 
 cmd_down() {
+    local selected
+    selected="$(select_components "$@")" || exit 1
     load_recorded_ports
     local pids=()
+    chosen() { [[ " $selected " == *" $1 "* ]]; }
     # Stop in parallel; Kafka's controlled shutdown takes the longest. FerretDB goes before
     # the PostgreSQL it uses.
-    stop_component kafka &
+    if chosen kafka; then stop_component kafka & pids+=($!); fi
+    { if chosen ferretdb; then stop_component ferretdb; fi
+      if chosen postgres; then stop_component postgres; fi; } &
     pids+=($!)
-    { stop_component ferretdb; stop_component postgres; } &
-    pids+=($!)
-    stop_component prometheus &
-    pids+=($!)
+    if chosen prometheus; then stop_component prometheus & pids+=($!); fi
     local rc=0 p
     for p in "${pids[@]}"; do wait "$p" || rc=1; done
     return $rc
@@ -385,9 +406,11 @@ cmd_status() {
     return $rc
 }
 
-case "${1:-}" in
-    up) cmd_up ;;
-    down) cmd_down ;;
+command="${1:-}"
+shift || true
+case "$command" in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
     status) cmd_status ;;
-    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+    *) echo "usage: $0 up|down [COMPONENT...] | status" >&2; exit 2 ;;
 esac
