@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import requests
 
+from shared import mongo
 from tests.support import eventually
 
 YUECHENG, KEQIAO = "330602", "330603"
+PER_INSPECTION = 500  # the contract's maximum of item_ids and of checks in one inspection
 TEAM = [{"sub": "inspector-yc-1", "county": YUECHENG},
         {"sub": "inspector-yc-2", "county": YUECHENG}]
 
@@ -80,3 +85,57 @@ def subscribe(stack, url: str, county: str = KEQIAO) -> dict:
     return ok(requests.post(f"{stack.urls['notifications']}/v1/subscriptions",
                             json={"url": url, "event_types": ["*"], "counties": [county]},
                             headers=stack.token("county_admin", county)), 201)
+
+
+def closed_items(stack, count: int) -> list[str]:
+    """``count`` items of 柯桥区, created and closed through the API, a few at a time."""
+    def one(_: int) -> str:
+        item = create_item(stack)
+        close_item(stack, item)
+        return item["id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def known_to_inspections(stack, item_ids: list[str]) -> bool:
+    copies = mongo.database(stack.settings, "inspections")["items"]
+    return copies.count_documents({"_id": {"$in": item_ids}}) == len(item_ids)
+
+
+def started_inspection(stack, item_ids: list[str]) -> str:
+    """An inspection of these items, planned and started once the inspections service has
+    learnt of every one of them from events (a large burst takes it a while)."""
+    eventually(partial(known_to_inspections, stack, item_ids), timeout=30 + len(item_ids) / 5,
+               interval=0.5, message="the inspections service never learnt of every item")
+    inspection = plan_inspection(stack, item_ids)
+    start_inspection(stack, inspection["id"])
+    return inspection["id"]
+
+
+def file_failures(stack, inspection_id: str, item_ids: list[str]) -> dict:
+    return file_results(stack, inspection_id, [
+        {"item_id": item_id, "outcome": "fail", "findings": "整改不到位,问题反弹"}
+        for item_id in item_ids], key=str(uuid.uuid4()))
+
+
+def fail_all(stack, item_ids: list[str]) -> None:
+    """Plan, start and file inspections in which every item fails its check."""
+    for start in range(0, len(item_ids), PER_INSPECTION):
+        chunk = item_ids[start:start + PER_INSPECTION]
+        file_failures(stack, started_inspection(stack, chunk), chunk)
+
+
+def reopened_count(stack, item_ids: list[str]) -> int:
+    items = mongo.database(stack.settings, "issues")["items"]
+    return items.count_documents({"_id": {"$in": item_ids}, "status": "reopened"})
+
+
+def assert_reopened_exactly_once(stack, item_ids: list[str], timeout: float) -> None:
+    eventually(lambda: reopened_count(stack, item_ids) == len(item_ids), timeout=timeout,
+               interval=0.5, message="not every failed check reopened its item")
+    for item_id in item_ids:
+        item = get_item(stack, item_id)
+        reopenings = [e for e in item["history"] if e["to"] == "reopened"]
+        assert (item["status"], item["reopen_count"], len(reopenings)) == ("reopened", 1, 1), (
+            item_id, item["status"], item["reopen_count"], item["history"])

@@ -11,9 +11,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 
 import pytest
 import requests
@@ -23,12 +21,15 @@ from shared import mongo
 from shared.events import INSPECTIONS_TOPIC, dlq_topic, encode, new_event
 from shared.kafka import producer
 from tests.e2e.flows import (
+    assert_reopened_exactly_once,
     close_item,
+    closed_items,
     create_item,
+    fail_all,
     file_results,
-    get_item,
     ok,
     plan_inspection,
+    reopened_count,
     start_inspection,
     subscribe,
     transition,
@@ -37,54 +38,7 @@ from tests.receiver import Receiver
 from tests.support import eventually
 
 BURST = int(os.environ.get("FAULT_SCALE", "60"))
-PER_INSPECTION = 500  # the contract's maximum of item_ids and of checks in one inspection
 XINCHANG = "330624"  # a county no other end-to-end flow uses, so its webhooks are this test's
-
-
-def closed_items(stack, count: int) -> list[str]:
-    """``count`` items of 柯桥区, created and closed through the API, a few at a time."""
-    def one(_: int) -> str:
-        item = create_item(stack)
-        close_item(stack, item)
-        return item["id"]
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, range(count)))
-
-
-def known_to_inspections(stack, item_ids: list[str]) -> bool:
-    copies = mongo.database(stack.settings, "inspections")["items"]
-    return copies.count_documents({"_id": {"$in": item_ids}}) == len(item_ids)
-
-
-def fail_all(stack, item_ids: list[str]) -> None:
-    """Plan, start and file inspections in which every item fails its check."""
-    for start in range(0, len(item_ids), PER_INSPECTION):
-        chunk = item_ids[start:start + PER_INSPECTION]
-        # The inspections service learns of items from events; a large burst takes it a while.
-        eventually(partial(known_to_inspections, stack, chunk), timeout=30 + len(chunk) / 5,
-                   interval=0.5,
-                   message="the inspections service never learnt of every item")
-        inspection = plan_inspection(stack, chunk)
-        start_inspection(stack, inspection["id"])
-        file_results(stack, inspection["id"], [
-            {"item_id": item_id, "outcome": "fail", "findings": "整改不到位,问题反弹"}
-            for item_id in chunk], key=str(uuid.uuid4()))
-
-
-def reopened_count(stack, item_ids: list[str]) -> int:
-    items = mongo.database(stack.settings, "issues")["items"]
-    return items.count_documents({"_id": {"$in": item_ids}, "status": "reopened"})
-
-
-def assert_reopened_exactly_once(stack, item_ids: list[str], timeout: float) -> None:
-    eventually(lambda: reopened_count(stack, item_ids) == len(item_ids), timeout=timeout,
-               interval=0.5, message="not every failed check reopened its item")
-    for item_id in item_ids:
-        item = get_item(stack, item_id)
-        reopenings = [e for e in item["history"] if e["to"] == "reopened"]
-        assert (item["status"], item["reopen_count"], len(reopenings)) == ("reopened", 1, 1), (
-            item_id, item["status"], item["reopen_count"], item["history"])
 
 
 # Creating and closing an item takes 7 requests: the long run needs more than the default.
@@ -157,9 +111,12 @@ def test_a_county_system_down_for_a_while_gets_every_event_and_a_healthy_one_no_
         assert healthy.rejected == [] and flaky.rejected == []
 
 
-def poison(run: str) -> list[tuple[bytes, bytes | None]]:
-    """20 records that are not events of ours: garbage bytes, and envelopes breaking the
-    catalog. Each keyed ``poison-<run>-<n>`` so that it can be found in the dead letters."""
+POISON_ROUNDS = 5  # of the 20 kinds below: 100 poison records
+
+
+def poison_kinds() -> list[bytes | None]:
+    """20 values that are not events of ours: garbage bytes, and envelopes breaking the
+    catalog (each with event ids of its own)."""
     valid = new_event("inspection.check_failed", subject=str(uuid.uuid4()), county="330603",
                       data={"inspection_id": str(uuid.uuid4()), "item_id": str(uuid.uuid4()),
                             "target_county": "330603", "outcome": "fail", "findings": "x",
@@ -178,7 +135,13 @@ def poison(run: str) -> list[tuple[bytes, bytes | None]]:
     ]
     garbage = [b"", b"\x00\xff\xfe garbage", b"not json", b"{", b"[]", b"null", b"42",
                b'"a string"', "整改".encode("gbk"), None]
-    values = [encode(envelope) for envelope in broken] + garbage
+    return [encode(envelope) for envelope in broken] + garbage
+
+
+def poison(run: str) -> list[tuple[bytes, bytes | None]]:
+    """The poison records of a run, each keyed ``poison-<run>-<n>`` so that it can be found in
+    the dead letters."""
+    values = [value for _ in range(POISON_ROUNDS) for value in poison_kinds()]
     return [(f"poison-{run}-{n}".encode(), value) for n, value in enumerate(values)]
 
 
@@ -197,7 +160,7 @@ def dead_letters(stack, topic: str, key_prefix: bytes) -> list:
 def test_poison_records_go_to_the_dead_letters_and_a_real_failed_check_still_reopens(stack):
     run = uuid.uuid4().hex[:8]
     records = poison(run)
-    assert len(records) == 20
+    assert len(records) == 100
     topic = stack.settings.topic(INSPECTIONS_TOPIC)
     sender = producer(stack.settings, "poison")
     try:
