@@ -59,6 +59,14 @@ class Stack:
         self.kill(name)
         self.start(name)
 
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+    def instance(self, suffix: str) -> Stack:
+        """The same stack, its requests sent to the web instances named ``<service><suffix>``."""
+        return dataclasses.replace(self, urls={s: self.urls[s + suffix] for s in WEB})
+
 
 def wait_ready(url: str, process: Process, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
@@ -77,6 +85,43 @@ def wait_ready(url: str, process: Process, timeout: float = 60) -> None:
     raise RuntimeError(f"{process.name} not ready after {timeout}s: {reason}\n{process.tail()}")
 
 
+def launch(settings: Settings, logs: Path, metrics: Path, *, replicas: int = 1) -> Stack:
+    """Start ``replicas`` instances of every web service and worker (the second of each named
+    ``<name>#2``, its URL under that name too), each instance of a worker in the same consumer
+    group or lease as the first; wait until every web instance is ready."""
+    ports = {service: [free_port() for _ in range(replicas)] for service in WEB}
+    stack = Stack(settings, {})
+
+    def env_for(service: str) -> dict[str, str]:
+        directory = metrics / service
+        directory.mkdir(exist_ok=True)
+        return environment(settings, PROMETHEUS_MULTIPROC_DIR=str(directory),
+                           OVERDUE_SCAN_SECONDS="2", WEB_CONCURRENCY="2",
+                           DELIVERY_LEASE_SECONDS="10")
+
+    for replica in range(1, replicas + 1):
+        suffix = "" if replica == 1 else f"#{replica}"
+        for service in WEB:
+            port = ports[service][replica - 1]
+            stack.urls[service + suffix] = f"http://127.0.0.1:{port}"
+            stack.processes[service + suffix] = Process(service + suffix, [
+                GUNICORN, "-c", str(ROOT / "services" / service / "gunicorn.conf.py"),
+                "-b", f"127.0.0.1:{port}", f"services.{service}.app:create_app()"],
+                env_for(service), logs)
+        for name, (service, module, args) in WORKERS.items():
+            stack.processes[name + suffix] = python_module(
+                name + suffix, module, *args, env=env_for(service), log_dir=logs)
+    try:
+        for process in stack.processes.values():
+            process.start()
+        for name, url in stack.urls.items():
+            wait_ready(url, stack.processes[name])
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
 @pytest.fixture(scope="session")
 def stack(base_settings: Settings, tmp_path_factory) -> Stack:
     run = uuid.uuid4().hex[:8]
@@ -84,34 +129,12 @@ def stack(base_settings: Settings, tmp_path_factory) -> Stack:
         base_settings, database_prefix=f"e2e{run}", topic_prefix=f"e2e{run}.",
         webhook_allowed_hosts=("127.0.0.1",), webhook_retry_schedule=(0, 1, 1, 2))
     ensure_topics(settings, partitions=3)
-    logs = tmp_path_factory.mktemp("e2e-logs")
-    metrics = tmp_path_factory.mktemp("e2e-metrics")
-    ports = {service: free_port() for service in WEB}
-    stack = Stack(settings, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
-
-    def env_for(service: str) -> dict[str, str]:
-        directory = metrics / service
-        directory.mkdir(exist_ok=True)
-        return environment(settings, PROMETHEUS_MULTIPROC_DIR=str(directory),
-                           OVERDUE_SCAN_SECONDS="2", WEB_CONCURRENCY="2")
-
-    for service in WEB:
-        stack.processes[service] = Process(service, [
-            GUNICORN, "-c", str(ROOT / "services" / service / "gunicorn.conf.py"),
-            "-b", f"127.0.0.1:{ports[service]}", f"services.{service}.app:create_app()"],
-            env_for(service), logs)
-    for name, (service, module, args) in WORKERS.items():
-        stack.processes[name] = python_module(name, module, *args, env=env_for(service),
-                                              log_dir=logs)
+    stack = launch(settings, tmp_path_factory.mktemp("e2e-logs"),
+                   tmp_path_factory.mktemp("e2e-metrics"))
     try:
-        for name in stack.processes:
-            stack.processes[name].start()
-        for service in WEB:
-            wait_ready(stack.urls[service], stack.processes[service])
         yield stack
     finally:
-        for process in stack.processes.values():
-            process.stop()
+        stack.stop()
 
 
 @dataclass
