@@ -38,13 +38,12 @@ from collections.abc import Iterable
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared import mongo, outbox
 
 STATE = "state"
 INSERT_CHUNK = 1000
-DUPLICATE_KEY = 11000
 
 
 def change_id(aggregate_id: str, version: int) -> str:
@@ -124,9 +123,9 @@ class ChangeLog:
         batch = list(batch)
         for start in range(0, len(batch), INSERT_CHUNK):
             chunk = batch[start:start + INSERT_CHUNK]
-            _insert_new(self.changes, [change_document(self.key, state, events)
-                                       for state, events in chunk])
-            _insert_new(self.current, [dict(state) for state, _ in chunk])
+            mongo.insert_new(self.changes, [change_document(self.key, state, events)
+                                            for state, events in chunk])
+            mongo.insert_new(self.current, [dict(state) for state, _ in chunk])
 
     def _keep_current(self, state: dict) -> None:
         # A state as new or newer already there makes the filter miss and the upsert collide
@@ -135,13 +134,3 @@ class ChangeLog:
             self.current.update_one({"_id": state["_id"], "version": {"$lt": state["version"]}},
                                     {"$set": current_fields(state)}, upsert=True)
 
-
-def _insert_new(collection, docs: list[dict]) -> None:
-    """Insert ``docs``, leaving those whose id exists already."""
-    if not docs:
-        return
-    try:
-        collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise

@@ -5,6 +5,9 @@ event id (an item keeps the ids of the events applied to it, an event store inse
 its id), so a crash anywhere re-delivers and changes nothing twice. A record that cannot be
 parsed, fails its schema, or fails for good goes to the topic's ``.dlq`` twin with the reason,
 the original key, value and headers, and the consumer moves on.
+A service may also apply all the records of one poll in one go (a batch handler: a few writes
+for the lot instead of a few for each event); if that fails, the runner applies the same
+records one at a time as above, so a failure is retried or dead-lettered exactly as without it.
 A transient failure (database down) is retried from the same offset with backoff, never skipped;
 the backoff is short and the poll loop keeps turning, so the group never evicts us for it.
 """
@@ -38,6 +41,10 @@ PROCESSED, DUPLICATE, IGNORED = "processed", "duplicate", "ignored"
 Handler = Callable[[Event], str]
 # Where the record in hand sits in the log (topic, partition, offset), for a handler that keeps
 # its own copy of the log in order (the notifications feed pages by partition offsets).
+# Applies many events at once, each with its place in the log, and says what happened to each,
+# in the same order. Idempotent like a Handler: a batch applied half-way is completed by the
+# records applied again one at a time.
+BatchHandler = Callable[[list[tuple[Event, tuple[str, int, int]]]], list[str]]
 record_position: contextvars.ContextVar[tuple[str, int, int] | None] = contextvars.ContextVar(
     "record_position", default=None)
 
@@ -58,9 +65,10 @@ class ConsumerRunner:
     def __init__(self, service: str, settings: Settings, handlers: dict[str, Handler], *,
                  topics: tuple[str, ...], group_id: str | None = None,
                  consumer: KafkaConsumer | None = None, producer: KafkaProducer | None = None,
-                 max_backoff: float = 5.0):
+                 max_backoff: float = 5.0, batch_handler: BatchHandler | None = None):
         self.service = service
         self.handlers = handlers
+        self.batch_handler = batch_handler
         # The topic prefix keeps the groups of deployments sharing one broker apart.
         self.group_id = group_id or f"{settings.topic_prefix}{service}-consumer"
         self.consumer = consumer or make_consumer(
@@ -86,8 +94,9 @@ class ConsumerRunner:
                 # A slow database must not keep us from polling: stop handling at the time
                 # budget and come back to the rest, well before max_poll_interval_ms runs out.
                 self._budget_ends = time.monotonic() + BATCH_TIME_BUDGET
-                for tp, records in batch.items():
-                    retry |= not self._handle_partition(tp, records)
+                if not self._handle_batch(batch):
+                    for tp, records in batch.items():
+                        retry |= not self._handle_partition(tp, records)
                 if retry:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
@@ -98,6 +107,32 @@ class ConsumerRunner:
             self.consumer.close(autocommit=False)  # leaves the group at once
             self.producer.close(timeout=10)
             log.info("consumer stopped", extra={"group": self.group_id})
+
+    def _handle_batch(self, batch: dict) -> bool:
+        """Apply the whole poll with the batch handler and commit it; False: one at a time."""
+        if self.batch_handler is None or not batch or self.stop.is_set():
+            return False
+        try:
+            parsed = [(parse(record.value), self._position(record))
+                      for records in batch.values() for record in records]
+        except InvalidEvent:
+            return False  # the record at fault is dead-lettered on the way one at a time
+        wanted = [(event, position) for event, position in parsed if event.type in self.handlers]
+        started = time.perf_counter()
+        try:
+            outcomes = self.batch_handler(wanted) if wanted else []
+        except Exception as exc:  # noqa: BLE001 — one at a time, each failure as it deserves
+            log.warning("batch not applied; applying its records one at a time",
+                        extra={"records": len(parsed), "error": f"{type(exc).__name__}: {exc}"})
+            return False
+        each = (time.perf_counter() - started) / max(len(wanted), 1)
+        for (event, _), outcome in zip(wanted, outcomes, strict=True):
+            self._observe(event, outcome, each)
+        for event, _ in parsed:
+            if event.type not in self.handlers:
+                EVENTS_CONSUMED.labels(self.service, event.type, IGNORED).inc()
+        self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        return True
 
     def _handle_partition(self, tp: TopicPartition, records) -> bool:
         """Handle records in order; commit what succeeded. False if one must be retried."""
@@ -116,15 +151,27 @@ class ConsumerRunner:
                 break
             next_offset = record.offset + 1
         if next_offset is not None:
-            try:
-                self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
-            except CommitFailedError as exc:
-                # The group moved the partition on; its new owner re-reads these records and
-                # finds them applied already (handlers are idempotent), so nothing is lost.
-                log.warning("offset commit refused after a rebalance",
-                            extra={"topic": tp.topic, "partition": tp.partition,
-                                   "error": str(exc)})
+            self._commit({tp: next_offset})
         return ok
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
+                                  for tp, offset in offsets.items()})
+        except CommitFailedError as exc:
+            # The group moved the partitions on; their new owner re-reads these records and
+            # finds them applied already (handlers are idempotent), so nothing is lost.
+            log.warning("offset commit refused after a rebalance",
+                        extra={"partitions": sorted(f"{tp.topic}:{tp.partition}"
+                                                    for tp in offsets),
+                               "error": str(exc)})
+
+    def _observe(self, event: Event, outcome: str, seconds: float) -> None:
+        EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
+        EVENT_HANDLING.labels(self.service, event.type).observe(seconds)
+        if outcome == PROCESSED:
+            EVENT_LAG.labels(self.service, event.type).observe(
+                max((now() - event.time).total_seconds(), 0))
 
     def _handle(self, record) -> bool:
         """True once the record is done with (applied, duplicate, ignored or dead-lettered)."""
@@ -141,11 +188,7 @@ class ConsumerRunner:
                 EVENTS_CONSUMED.labels(self.service, event.type, IGNORED).inc()
                 return True
             outcome = handler(event)
-            EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
-            EVENT_HANDLING.labels(self.service, event.type).observe(time.perf_counter() - started)
-            if outcome == PROCESSED:
-                EVENT_LAG.labels(self.service, event.type).observe(
-                    max((now() - event.time).total_seconds(), 0))
+            self._observe(event, outcome, time.perf_counter() - started)
             log.debug("event handled", extra={"type": event.type, "outcome": outcome})
             self._failures.pop(self._position(record), None)
             return True
@@ -216,12 +259,15 @@ class ConsumerRunner:
 
 
 def run_consumer(service: str, handlers_for: Callable[[Settings], dict[str, Handler]],
-                 topics: tuple[str, ...]) -> None:
+                 topics: tuple[str, ...],
+                 batch_handler_for: Callable[[Settings], BatchHandler] | None = None) -> None:
     """The entry point of a service's consumer process."""
     settings = Settings.from_env()
     slog.configure(f"{service}-consumer", settings.log_level)
     serve_metrics_from_env()
     runner = ConsumerRunner(service, settings, handlers_for(settings),
-                            topics=tuple(settings.topic(t) for t in topics))
+                            topics=tuple(settings.topic(t) for t in topics),
+                            batch_handler=batch_handler_for(settings) if batch_handler_for
+                            else None)
     runner.install_signal_handlers()
     runner.run()

@@ -15,10 +15,11 @@ import os
 from pymongo import IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 
 from shared.config import Settings
 
+DUPLICATE_KEY = 11000
 _clients: dict[tuple[int, str], MongoClient] = {}
 
 # Server answers that mean "cannot serve now", not "this request is wrong": FerretDB answers
@@ -58,3 +59,19 @@ def ensure_indexes(collection: Collection, indexes: list[IndexModel]) -> None:
     one ``createIndexes`` names several indexes and some of them already exist."""
     for index in indexes:
         collection.create_indexes([index])
+
+
+def insert_new(collection: Collection, docs: list[dict]) -> set[int]:
+    """Insert ``docs`` in one unordered insert, leaving those whose id exists already; answer
+    the positions of the ones left. One insert of many documents is one PostgreSQL commit on
+    FerretDB, where one insert each costs a commit each."""
+    if not docs:
+        return set()
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {e["index"] for e in errors}
+    return set()

@@ -176,24 +176,33 @@ def delivery_log(stores: Stores, caller: Caller, id_: str,
 # --- the consumer: store each event once, and what is due to whom -------------------------------
 
 
-def record_event(stores: Stores, event: Event, position: tuple[str, int, int], *,
-                 schedule: Sequence[int], now: datetime) -> str:
-    """Keep the event in the store and a pending delivery for each subscription that wants it.
+def record_events(stores: Stores, batch: Sequence[tuple[Event, tuple[str, int, int]]], *,
+                  schedule: Sequence[int], now: datetime) -> list[str]:
+    """Keep each event in the store and a pending delivery for each subscription that wants it;
+    answer PROCESSED or DUPLICATE for each, in order.
 
-    Both writes are idempotent (the event by its id, a delivery by subscription and event), so a
-    redelivered record, even one that stopped half-way last time, completes what is missing.
+    A few writes for the whole batch, not a few per event: on FerretDB every write is a
+    PostgreSQL commit, and a batch of inserts is one. Both writes are idempotent (an event by
+    its id, a delivery by subscription and event), so a redelivered record, even one whose batch
+    stopped half-way last time, completes what is missing.
     """
-    topic, partition, offset = position
-    stored = StoredEvent(id=event.id, type=event.type, county=event.county, subject=event.subject,
-                         time=event.time, seq=stores.events.next_seq(),
+    first_seq = stores.events.reserve_seqs(len(batch))
+    fresh = [StoredEvent(id=event.id, type=event.type, county=event.county,
+                         subject=event.subject, time=event.time, seq=first_seq + n,
                          partition=f"{topic}:{partition}", offset=offset, envelope=event.raw)
-    outcome = PROCESSED
-    if not stores.events.add(stored):  # seen before: its first copy and place stand
-        stored, outcome = stores.events.get(event.id), DUPLICATE
+             for n, (event, (topic, partition, offset)) in enumerate(batch)]
+    added = stores.events.add_many(fresh)
+    outcomes, stored = [], []
+    for event, new in zip(fresh, added, strict=True):
+        outcomes.append(PROCESSED if new else DUPLICATE)
+        # Seen before: its first copy and place stand.
+        stored.append(event if new else stores.events.get(event.id))
     first_attempt = now + timedelta(seconds=schedule[0])
-    for subscription in stores.subscriptions.matching(stored.type, stored.county):
-        stores.deliveries.ensure(_delivery(subscription, stored, first_attempt))
-    return outcome
+    subscriptions = stores.subscriptions.active()
+    stores.deliveries.ensure_many([_delivery(subscription, event, first_attempt)
+                                   for event in stored for subscription in subscriptions
+                                   if subscription.wants(event.type, event.county)])
+    return outcomes
 
 
 # --- the dispatcher: claim what is due, send it, record the answer ------------------------------

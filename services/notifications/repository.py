@@ -16,7 +16,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notifications.domain.model import (
     ACTIVE,
-    ALL,
     CITY_ONLY_TYPES,
     IN_FLIGHT,
     PENDING,
@@ -27,6 +26,7 @@ from services.notifications.domain.model import (
     StoredEvent,
     Subscription,
 )
+from shared import mongo
 
 
 class StaleSubscription(Exception):
@@ -74,11 +74,9 @@ class Subscriptions:
             raise StaleSubscription(subscription.id)
         subscription.version += 1
 
-    def matching(self, event_type: str, county: str) -> list[Subscription]:
-        query = {"status": ACTIVE, "event_types": {"$in": [event_type, ALL]},
-                 "counties": {"$in": [county, ALL]}}
-        return [s for s in map(_subscription, self.collection.find(query))
-                if s.wants(event_type, county)]
+    def active(self) -> list[Subscription]:
+        """Every active subscription: one read for a whole batch of events to match."""
+        return [_subscription(d) for d in self.collection.find({"status": ACTIVE})]
 
     def page(self, owner: str | None, after: str | None, limit: int) -> list[Subscription]:
         query: dict = {"status": {"$ne": "deleted"}}
@@ -107,24 +105,23 @@ class Events:
         self.counters = db.counters
         self._known_partitions: set[str] = set()
 
-    def next_seq(self) -> int:
+    def reserve_seqs(self, count: int) -> int:
+        """The first of ``count`` consecutive sequence numbers, taken in one write."""
         doc = self.counters.find_one_and_update(
-            {"_id": "events"}, {"$inc": {"value": 1}}, upsert=True,
+            {"_id": "events"}, {"$inc": {"value": count}}, upsert=True,
             return_document=ReturnDocument.AFTER)
-        return doc["value"]
+        return doc["value"] - count + 1
 
-    def add(self, event: StoredEvent) -> bool:
-        """Store the event once; False if its id is stored already."""
-        if event.partition not in self._known_partitions:
-            self.partition_names.update_one(
-                {"_id": event.partition}, {"$setOnInsert": {"first_offset": event.offset}},
-                upsert=True)
-            self._known_partitions.add(event.partition)
-        try:
-            self.collection.insert_one(_doc(event))
-        except DuplicateKeyError:
-            return False
-        return True
+    def add_many(self, events: list[StoredEvent]) -> list[bool]:
+        """Store each event once, in one insert; for each, False if its id was stored already."""
+        for event in events:
+            if event.partition not in self._known_partitions:
+                self.partition_names.update_one(
+                    {"_id": event.partition}, {"$setOnInsert": {"first_offset": event.offset}},
+                    upsert=True)
+                self._known_partitions.add(event.partition)
+        refused = mongo.insert_new(self.collection, [_doc(event) for event in events])
+        return [n not in refused for n in range(len(events))]
 
     def get(self, id_: str) -> StoredEvent | None:
         doc = self.collection.find_one({"_id": id_})
@@ -168,6 +165,10 @@ class Deliveries:
         result = self.collection.update_one(
             {"_id": delivery.id}, {"$setOnInsert": _doc(delivery)}, upsert=True)
         return result.upserted_id is not None
+
+    def ensure_many(self, deliveries: list[Delivery]) -> None:
+        """Record each delivery unless it exists, in one insert."""
+        mongo.insert_new(self.collection, [_doc(delivery) for delivery in deliveries])
 
     def get(self, id_: str) -> Delivery | None:
         doc = self.collection.find_one({"_id": id_})

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from services.notifications.app import create_app
-from services.notifications.consumer import SERVICE, handlers_for
+from services.notifications.consumer import SERVICE, batch_handler_for, handlers_for
 from services.notifications.dispatcher import Dispatcher
 from shared import mongo
 from shared.auth import mint
@@ -132,7 +132,8 @@ def publish(notify_settings):
 def consumer(notify_settings):
     runner = ConsumerRunner(SERVICE, notify_settings, handlers_for(notify_settings),
                             topics=tuple(notify_settings.topic(t) for t in TOPICS),
-                            group_id=f"notifications-{uuid.uuid4().hex[:8]}")
+                            group_id=f"notifications-{uuid.uuid4().hex[:8]}",
+                            batch_handler=batch_handler_for(notify_settings))
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     yield runner

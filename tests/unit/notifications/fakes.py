@@ -44,9 +44,8 @@ class FakeSubscriptions:
         subscription.version += 1
         self.rows[subscription.id] = copy.deepcopy(subscription)
 
-    def matching(self, event_type: str, county: str) -> list[Subscription]:
-        return [copy.deepcopy(s) for s in self.rows.values()
-                if s.status == ACTIVE and s.wants(event_type, county)]
+    def active(self) -> list[Subscription]:
+        return [copy.deepcopy(s) for s in self.rows.values() if s.status == ACTIVE]
 
     def page(self, owner, after, limit):
         rows = sorted((s for s in self.rows.values() if s.status != "deleted"
@@ -60,15 +59,16 @@ class FakeEvents:
         self.rows: dict[str, StoredEvent] = {}
         self.seq = 0
 
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    def reserve_seqs(self, count: int) -> int:
+        self.seq += count
+        return self.seq - count + 1
 
-    def add(self, event: StoredEvent) -> bool:
-        if event.id in self.rows:
-            return False
-        self.rows[event.id] = event
-        return True
+    def add_many(self, events: list[StoredEvent]) -> list[bool]:
+        added = []
+        for event in events:
+            added.append(event.id not in self.rows)
+            self.rows.setdefault(event.id, event)
+        return added
 
     def get(self, id_: str) -> StoredEvent | None:
         return self.rows.get(id_)
@@ -97,6 +97,10 @@ class FakeDeliveries:
             return False
         self.rows[delivery.id] = (copy.deepcopy(delivery), {})
         return True
+
+    def ensure_many(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            self.ensure(delivery)
 
     def get(self, id_):
         row = self.rows.get(id_)

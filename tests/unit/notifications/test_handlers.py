@@ -16,6 +16,7 @@ from services.notifications.domain.model import (
     FAILED,
     IN_FLIGHT,
     PENDING,
+    Delivery,
     FeedPosition,
 )
 from shared.consumer import DUPLICATE, PROCESSED
@@ -69,8 +70,10 @@ def subscribe(stores, caller, *, event_types=("*",), counties=None, key=None,
 
 
 def record(stores, event, clock, offset=0, partition=0):
-    return handlers.record_event(stores, event, ("supervision.issues.v1", partition, offset),
-                                 schedule=SCHEDULE, now=clock())
+    [outcome] = handlers.record_events(
+        stores, [(event, ("supervision.issues.v1", partition, offset))], schedule=SCHEDULE,
+        now=clock())
+    return outcome
 
 
 def dispatch(stores, clock, endpoint, *, holder="w1", per_subscription=4):
@@ -149,6 +152,19 @@ def test_a_redelivered_event_is_stored_once_and_creates_no_second_delivery(store
     assert record(stores, event, clock, offset=4) == DUPLICATE
     assert record(stores, event, clock, offset=9) == DUPLICATE  # published twice by a relay
     assert len(stores.events.rows) == 1 and len(stores.deliveries.rows) == 1
+
+
+def test_a_batch_keeps_log_order_and_counts_an_event_published_twice_in_it_once(stores, clock):
+    yc = subscribe(stores, YUECHENG)
+    first, second = issue_created("330602"), issue_created("330602")
+    batch = [(first, ("supervision.issues.v1", 0, 7)), (second, ("supervision.issues.v1", 0, 8)),
+             (first, ("supervision.issues.v1", 0, 9))]
+    outcomes = handlers.record_events(stores, batch, schedule=SCHEDULE, now=clock())
+    assert outcomes == [PROCESSED, PROCESSED, DUPLICATE]
+    assert stores.events.get(first.id).offset == 7
+    assert stores.events.get(first.id).seq < stores.events.get(second.id).seq
+    assert sorted(d.id for d in stores.deliveries.all()) == sorted(
+        Delivery.id_for(yc.id, e.id) for e in (first, second))
 
 
 def test_rule_u_a_planned_inspection_reaches_city_subscriptions_only(stores, clock):

@@ -1,5 +1,6 @@
 """The runner keeps polling on a slow database, survives a refused commit, and retries what the
-database could not do now instead of dead-lettering it."""
+database could not do now instead of dead-lettering it; a batch handler applies a whole poll,
+and a batch that fails is applied again one record at a time."""
 
 from collections import namedtuple
 
@@ -110,3 +111,48 @@ def test_an_error_the_database_will_repeat_is_dead_lettered_after_a_few_attempts
     consumer, producer = keeps_failing(OperationFailure("bad value", code=2))
     assert producer.dead_letters == [("t.dlq", b"OperationFailure")]
     assert consumer.committed == [{TP: 1}]
+
+
+def batch_runner(consumer: FakeConsumer, applied: list, failure: Exception | None = None,
+                 producer: FakeProducer | None = None) -> ConsumerRunner:
+    def handle(event):
+        applied.append(("one", event.id))
+        return PROCESSED
+
+    def handle_all(batch):
+        if failure is not None:
+            raise failure
+        applied.extend(("batch", event.id, position) for event, position in batch)
+        return [PROCESSED] * len(batch)
+
+    return ConsumerRunner("unit", Settings(), {"inspection.completed": handle}, topics=("t",),
+                          consumer=consumer, producer=producer or FakeProducer(),
+                          batch_handler=handle_all)
+
+
+def test_a_batch_handler_applies_the_whole_poll_in_log_order_and_commits_every_partition():
+    consumer, applied = FakeConsumer(), []
+    other = TopicPartition("t", 1)
+    poll = {TP: records(2), other: [r._replace(partition=1) for r in records(3)]}
+    assert batch_runner(consumer, applied)._handle_batch(poll) is True
+    assert [a[2] for a in applied] == [("t", 0, 0), ("t", 0, 1), ("t", 1, 0), ("t", 1, 1),
+                                        ("t", 1, 2)]
+    assert consumer.committed == [{TP: 2, other: 3}]
+
+
+def test_a_batch_that_fails_is_left_to_the_records_one_at_a_time():
+    consumer, applied = FakeConsumer(), []
+    subject = batch_runner(consumer, applied, AutoReconnect("connection refused"))
+    assert subject._handle_batch({TP: records(2)}) is False
+    assert applied == [] and consumer.committed == []
+    assert subject._handle_partition(TP, records(2)) is True
+    assert [a[0] for a in applied] == ["one", "one"] and consumer.committed == [{TP: 2}]
+
+
+def test_a_record_that_does_not_parse_sends_the_poll_one_at_a_time_to_dead_letter_it():
+    consumer, applied, producer = FakeConsumer(), [], FakeProducer()
+    poll = {TP: [*records(1), Record("t", 0, 1, b"i", b"not an event", [])]}
+    subject = batch_runner(consumer, applied, producer=producer)
+    assert subject._handle_batch(poll) is False
+    assert subject._handle_partition(TP, poll[TP]) is True
+    assert producer.dead_letters == [("t.dlq", b"InvalidEvent")] and consumer.committed == [{TP: 2}]
