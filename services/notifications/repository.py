@@ -176,29 +176,34 @@ class Deliveries:
 
     def due(self, now: datetime, *, limit: int, skip_subscriptions: Iterable[str] = ()
             ) -> list[Delivery]:
-        query: dict = {"$or": [{"status": PENDING, "next_attempt_at": {"$lte": now}},
-                               {"status": IN_FLIGHT, "lease_until": {"$lt": now}}]}
-        if skip := list(skip_subscriptions):
-            query["subscription_id"] = {"$nin": skip}
-        docs = self.collection.find(query).sort(
-            [("next_attempt_at", ASCENDING), ("seq", ASCENDING)]).limit(limit)
-        return [_delivery(d) for d in docs]
+        due = self._unfinished({PENDING: {"next_attempt_at": {"$lte": now}},
+                                IN_FLIGHT: {"lease_until": {"$lt": now}}},
+                               {"subscription_id": {"$nin": list(skip_subscriptions)}})
+        return sorted(due, key=lambda d: (d.next_attempt_at, d.seq))[:limit]
 
     def heads(self, deliveries: list[Delivery]) -> dict[tuple[str, str], Delivery]:
         """For each (subscription, subject) among ``deliveries``: its earliest unfinished
-        delivery. One query for a whole batch of candidates."""
+        delivery. One query a state for a whole batch of candidates."""
         if not deliveries:
             return {}
-        docs = self.collection.find({
-            "status": {"$in": list(UNFINISHED)},
-            "subscription_id": {"$in": sorted({d.subscription_id for d in deliveries})},
-            "subject": {"$in": sorted({d.subject for d in deliveries})}})
+        unfinished = self._unfinished(
+            {state: {} for state in UNFINISHED},
+            {"subscription_id": {"$in": sorted({d.subscription_id for d in deliveries})},
+             "subject": {"$in": sorted({d.subject for d in deliveries})}})
         heads: dict[tuple[str, str], Delivery] = {}
-        for delivery in map(_delivery, docs):
+        for delivery in unfinished:
             key = (delivery.subscription_id, delivery.subject)
             if key not in heads or delivery.seq < heads[key].seq:
                 heads[key] = delivery
         return heads
+
+    def _unfinished(self, by_state: dict[str, dict], common: dict) -> list[Delivery]:
+        # One query for each state, each with `status` equal to it: FerretDB hands a top-level
+        # equality to PostgreSQL and decodes only the deliveries in that state, where an `$or`
+        # or an `$in` on the status made it decode every delivery ever made, in Go, at every
+        # pass of the dispatcher. The other conditions are checked in Go on those few.
+        return [_delivery(doc) for state, condition in by_state.items()
+                for doc in self.collection.find({"status": state, **condition, **common})]
 
     def defer(self, delivery: Delivery, until: datetime) -> None:
         self.collection.update_one({"_id": delivery.id, "status": PENDING},
