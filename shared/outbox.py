@@ -5,9 +5,10 @@ A handler writes the state change and the events it causes in one single-documen
 (FerretDB has no multi-document transactions, MongoDB only on a replica set): the events go into
 the ``outbox`` array of the change's document (shared.changelog). The relay publishes them with
 acks=all, and only once Kafka confirmed them takes them out; it is the only writer that updates
-a change document. A crash between the two publishes an event twice at worst;
-consumers absorb that by event id. One relay instance per service holds a lease and publishes,
-so per-key order holds even with several instances running.
+a change document, and nothing appends to an outbox after its insert, so the relay empties the
+outboxes of a whole batch in one write. A crash between the two publishes an event twice at
+worst; consumers absorb that by event id. One relay instance per service holds a lease and
+publishes, so per-key order holds even with several instances running.
 
 ``python -m shared.outbox issues`` runs the relay of the issues service.
 """
@@ -109,37 +110,38 @@ class Relay:
                 if events:
                     first = datetime.fromisoformat(events[0]["time"]).timestamp()
                     oldest = first if oldest is None else min(oldest, first)
-            for doc in docs:
-                published += self._publish_document(collection, doc)
+            published += self._publish_documents(collection, docs)
         OUTBOX_BACKLOG.labels(self.service).set(max(backlog - published, 0))
         OUTBOX_OLDEST.labels(self.service).set(
             max(time.time() - oldest, 0) if oldest and backlog > published else 0)
         return published
 
-    def _publish_document(self, collection: Collection, doc: dict) -> int:
-        events = doc.get(OUTBOX) or []
-        if not events:
-            collection.update_one({"_id": doc["_id"], OUTBOX: {"$size": 0}},
-                                  {"$set": {PENDING: False}})
-            return 0
-        futures = [
-            self.producer.send(self.topic(CATALOG[e["type"]].topic), key=record_key(e),
-                               value=encode(e), headers=[CLOUDEVENTS_CONTENT_TYPE])
-            for e in events
-        ]
+    def _publish_documents(self, collection: Collection, docs: list[dict]) -> int:
+        """Send the events of ``docs`` in order, wait for Kafka once for all of them, and empty
+        the outboxes Kafka confirmed in one write (one write a document cost a PostgreSQL
+        commit each on FerretDB)."""
+        sent = []
+        for doc in docs:
+            events = doc.get(OUTBOX) or []
+            sent.append((doc["_id"], events, [
+                self.producer.send(self.topic(CATALOG[e["type"]].topic), key=record_key(e),
+                                   value=encode(e), headers=[CLOUDEVENTS_CONTENT_TYPE])
+                for e in events]))
         self.producer.flush(timeout=30)
-        for event, future in zip(events, futures, strict=True):
-            # Raises if Kafka did not confirm: nothing is marked sent, the next pass retries.
-            future.get(timeout=0)
-            EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
-        # $pullAll of the exact documents read: FerretDB ignores $pull with a condition.
-        pull = {"$pullAll": {OUTBOX: events}}
-        # Common case in one write: nothing was appended since we read, so the outbox empties.
-        done = collection.update_one({"_id": doc["_id"], OUTBOX: {"$size": len(events)}},
-                                     {**pull, "$set": {PENDING: False}})
-        if not done.matched_count:
-            collection.update_one({"_id": doc["_id"]}, pull)
-        return len(events)
+        confirmed: list = []
+        try:
+            for doc_id, events, futures in sent:
+                for event, future in zip(events, futures, strict=True):
+                    # Raises if Kafka did not confirm: this document and the ones after it stay
+                    # pending, and the next pass sends them again.
+                    future.get(timeout=0)
+                    EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
+                confirmed.append(doc_id)
+        finally:
+            if confirmed:
+                collection.update_many({"_id": {"$in": confirmed}, PENDING: True},
+                                       {"$set": {OUTBOX: [], PENDING: False}})
+        return sum(len(events) for _, events, _ in sent)
 
     def run(self, stop: threading.Event) -> None:
         log.info("outbox relay started", extra={"holder": self.holder})
