@@ -98,9 +98,10 @@ class LocalSystem:
             return False
 
     def stop(self) -> None:
-        """Ctrl-C of `make run`: the services, then the stack, stop cleanly."""
+        """As Ctrl-C of `make run`: the services, then the stack, stop cleanly. TERM, which
+        run.sh handles like INT: a shell started in the background (CI) ignores INT for good."""
         if self.run and self.run.running():
-            os.kill(self.run.popen.pid, signal.SIGINT)
+            os.kill(self.run.popen.pid, signal.SIGTERM)
             self.run.popen.wait(120)
 
     def crash(self) -> int:
