@@ -1,10 +1,13 @@
-"""List-query latency of the issues service, and the import time of the seed city's list.
+"""Read and write latency of the issues service at size, and the import time of the seed
+city's list.
 
 Loads ``--items`` items (default 100,000) spread over the nine counties straight into a database
 of its own, then asks ``GET /v1/items`` ``--runs`` times for each filter through the real Flask
 app (in-process test client: the service and its database, not the network) and prints p50/p99.
-Then imports Shaoxing's 3,272-row list (tools/demo/dataset.py) as one CSV and prints the time.
-Drops its database afterwards.
+Then ``--clients`` clients at once each make ``--runs`` calls of: one item by id, a transition
+(open -> in_progress, by the item's county), the ledger and the ranking. Then imports Shaoxing's
+3,272-row list (tools/demo/dataset.py) as one CSV and prints the time. Drops its database
+afterwards.
 
     MONGODB_URI=mongodb://127.0.0.1:27019 .venv/bin/python -m bench.issues_list --items 100000
 """
@@ -17,8 +20,10 @@ import dataclasses
 import io
 import random
 import statistics
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 from services.issues.app import create_app
@@ -50,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     settings = dataclasses.replace(Settings.from_env(),
                                    database_prefix=f"bench{uuid.uuid4().hex[:8]}")
@@ -66,6 +72,11 @@ def main() -> None:
         for name, query in FILTERS.items():
             p50, p99, rows = measure(client, city, name, query, args.runs)
             print(f"{name:<22}{p50:>10.1f}{p99:>10.1f}{rows:>7}")
+        print(f"\n{args.clients} clients at once, {args.runs} calls each")
+        print(f"{'call':<22}{'p50 ms':>10}{'p99 ms':>10}{'calls':>7}")
+        for name, call in calls(app, settings, db, args.clients * args.runs).items():
+            p50, p99, count = concurrently(call, args.clients, args.runs)
+            print(f"{name:<22}{p50:>10.1f}{p99:>10.1f}{count:>7}")
         seconds, created = import_seed_list(client, city)
         print(f"import of the 3,272-row list (CSV): {seconds:.1f} s, {created} created")
     finally:
@@ -110,6 +121,46 @@ def measure(client, headers: dict, name: str, query: dict | None,
         rows = len(answer.get_json()["items"])
     times.sort()
     return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))], rows
+
+
+def calls(app, settings: Settings, db, count: int) -> dict:
+    """What each client does, by name: call(n) makes the n-th call and checks its answer."""
+    found = db.items.find({"status": "open"}, {"county": 1, "version": 1}).limit(count)
+    opened = [(doc["_id"], doc["county"], doc["version"]) for doc in found]
+    city = {"Authorization": "Bearer " + mint(settings.jwt_secret, sub="city", role="city_admin")}
+    local = threading.local()
+
+    def client():
+        if not hasattr(local, "client"):
+            local.client = app.test_client()
+        return local.client
+
+    def get(n: int) -> int:
+        return client().get(f"/v1/items/{opened[n % len(opened)][0]}", headers=city).status_code
+
+    def transition(n: int) -> int:
+        item_id, county, version = opened[n]
+        token = mint(settings.jwt_secret, sub=f"admin-{county}", role="county_admin",
+                     county=county)
+        return client().post(f"/v1/items/{item_id}/transitions", json={"to": "in_progress"},
+                             headers={"Authorization": f"Bearer {token}",
+                                      "If-Match": f'"{version}"'}).status_code
+
+    return {"get by id": get, "transition": transition,
+            "ledger": lambda _: client().get("/v1/ledger", headers=city).status_code,
+            "ranking": lambda _: client().get("/v1/ranking", headers=city).status_code}
+
+
+def concurrently(call, clients: int, runs: int) -> tuple[float, float, int]:
+    def timed(n: int) -> float:
+        started = time.perf_counter()
+        status = call(n)
+        assert status == 200, status
+        return (time.perf_counter() - started) * 1000
+
+    with ThreadPoolExecutor(clients) as pool:
+        times = sorted(pool.map(timed, range(clients * runs)))
+    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))], len(times)
 
 
 def import_seed_list(client, headers: dict) -> tuple[float, int]:
