@@ -21,7 +21,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.fuzz.conftest import EXAMPLES
+from tests.fuzz.conftest import EXAMPLES, REPORT
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -60,5 +60,6 @@ def test_every_operation_answers_any_input_as_documented_and_never_5xx(services,
             sent += fuzz(services, service, operation)
         except Exception as exc:  # noqa: BLE001 — every operation is tried; all are reported
             failures[operation.label] = str(exc)[:2000]
-    print(f"\n{service}: {operations} operations, {sent} requests, {len(failures)} failing")
+    REPORT.append(f"conformance, {service}: {operations} operations, {sent} requests, "
+                  f"{len(failures)} failing")
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
