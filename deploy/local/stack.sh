@@ -212,14 +212,18 @@ start_postgres() {
 
 # The database FerretDB stores everything in, created once.
 ensure_database() {
-    local psql=("$POSTGRES_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres)
+    local psql=("$POSTGRES_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres)
     local found out
-    found="$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$POSTGRES_DB'" 2>&1)" \
+    found="$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$POSTGRES_DB'" 2>&1)" \
         || die "cannot query PostgreSQL on 127.0.0.1:$POSTGRES_PORT: $found"
-    [[ "$found" == 1 ]] && return
-    out="$("${psql[@]}" -c "CREATE DATABASE $POSTGRES_DB" 2>&1)" \
-        || die "creating the PostgreSQL database $POSTGRES_DB failed: $out"
-    ok "postgres: database $POSTGRES_DB created"
+    if [[ "$found" != 1 ]]; then
+        out="$("${psql[@]}" -d postgres -c "CREATE DATABASE $POSTGRES_DB" 2>&1)" \
+            || die "creating the PostgreSQL database $POSTGRES_DB failed: $out"
+        ok "postgres: database $POSTGRES_DB created"
+    fi
+    # Indexes FerretDB's finds can use (see the file); idempotent, so applied at every start.
+    out="$("${psql[@]}" -d "$POSTGRES_DB" -f "$LOCAL_DIR/postgres/gin-twins.sql" 2>&1)" \
+        || die "applying deploy/local/postgres/gin-twins.sql failed: $out"
 }
 
 start_ferretdb() {

@@ -30,6 +30,7 @@ trap '"$LOCAL_DIR/stack.sh" down' EXIT
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
 export MONGODB_URI="mongodb://127.0.0.1:$MONGO_PORT"
 export PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
+export POSTGRES_URL="postgresql://postgres@127.0.0.1:$POSTGRES_PORT/ferretdb"
 export SUPERVISION_JWT_SECRET="${SUPERVISION_JWT_SECRET:-dev-only-secret-change-me-before-any-deployment}"
 
 read -r -a extra <<<"${PYTEST_ARGS:-}"
