@@ -159,6 +159,7 @@ class Deliveries:
 
     def __init__(self, db: Database):
         self.collection = db.deliveries
+        self.claims = db.delivery_claims
 
     def ensure(self, delivery: Delivery) -> bool:
         """Record the delivery unless it exists; True if it was new."""
@@ -211,7 +212,19 @@ class Deliveries:
 
     def claim(self, delivery: Delivery, now: datetime, lease_until: datetime,
               holder: str) -> Delivery | None:
-        """Take the delivery if nobody else did since it was read as due."""
+        """Take the delivery if nobody else did since it was read as due.
+
+        Dispatchers that read the same due delivery insert a claim under the same id, and one
+        insert wins: FerretDB 1.24 lets two racing compare-and-set updates both "succeed"
+        (shared/changelog.py), so the update alone would send the webhook twice. The id names
+        the state the delivery was read in and the lease window, so a claim whose dispatcher
+        died before taking the delivery holds it up for one lease at most."""
+        window = int(now.timestamp() // (lease_until - now).total_seconds())
+        try:
+            self.claims.insert_one({"_id": claim_id(delivery, window), "holder": holder,
+                                    "at": now})
+        except DuplicateKeyError:
+            return None
         doc = self.collection.find_one_and_update(
             {"_id": delivery.id,
              "$or": [{"status": PENDING, "next_attempt_at": {"$lte": now}},
@@ -248,6 +261,11 @@ class Deliveries:
 
 
 _DELIVERY_FIELDS = {f.name for f in dataclasses.fields(Delivery)}
+
+
+def claim_id(delivery: Delivery, window: int) -> str:
+    return (f"{delivery.id}|{delivery.status}|{delivery.attempts}|"
+            f"{delivery.next_attempt_at.isoformat()}|{window}")
 
 
 def _delivery(doc: dict) -> Delivery:
