@@ -11,6 +11,7 @@ from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
 from shared.kafka import reachable
+from shared.metrics import ReadAtMostEvery
 from shared.web import create_service_app
 
 DESCRIPTION = """Unannounced (不打招呼) and cross-county (交叉检查) inspections: the city plans
@@ -34,14 +35,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     def kafka() -> str | None:
         return None if reachable(settings) else "Kafka is not reachable"
 
-    def collectors():
-        return [InspectionsByStatus(
-            MongoInspections(mongo.database(settings, api.SERVICE)).count_by_status)]
+    by_status = ReadAtMostEvery(InspectionsByStatus(
+        lambda: MongoInspections(mongo.database(settings, api.SERVICE)).count_by_status()))
 
     app, smorest = create_service_app(
         api.SERVICE, title="supervision inspections", description=DESCRIPTION,
         settings=settings, readiness={"database": database, "kafka": kafka},
-        metrics_collectors=collectors)
+        metrics_collectors=lambda: [by_status])
     smorest.register_blueprint(api.blp)
     api.register_error_handlers(app)
     return app

@@ -11,6 +11,7 @@ from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
 from shared.kafka import reachable
+from shared.metrics import ReadAtMostEvery
 from shared.web import create_service_app
 
 DESCRIPTION = """The system of record of every county's rectification items (问题清单): their
@@ -32,10 +33,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     def kafka() -> str | None:
         return None if reachable(settings) else "Kafka is not reachable"
 
+    items = ReadAtMostEvery(ItemsCollector(db))
     app, smorest = create_service_app(
         SERVICE, title="supervision issues", description=DESCRIPTION, settings=settings,
         readiness={"database": database, "kafka": kafka},
-        metrics_collectors=lambda: [ItemsCollector(db)])
+        metrics_collectors=lambda: [items])
     app.extensions["issues.db"] = db
     for blueprint in (api.items_blp, api.reports_blp, pages.blp):
         smorest.register_blueprint(blueprint)

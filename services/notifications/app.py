@@ -17,6 +17,7 @@ from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
 from shared.kafka import reachable
+from shared.metrics import ReadAtMostEvery
 from shared.web import create_service_app
 
 DESCRIPTION = """Delivers the events of the issues and inspections services to county systems
@@ -50,14 +51,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     def kafka() -> str | None:
         return None if reachable(settings) else "Kafka is not reachable"
 
-    def collectors():
-        deliveries = Deliveries(mongo.database(settings, api.SERVICE))
-        return [DeliveryBacklog(deliveries.counts, lambda: datetime.now(UTC))]
+    backlog = ReadAtMostEvery(DeliveryBacklog(
+        lambda now: Deliveries(mongo.database(settings, api.SERVICE)).counts(now),
+        lambda: datetime.now(UTC)))
 
     app, smorest = create_service_app(
         api.SERVICE, title="supervision notifications", description=DESCRIPTION,
         settings=settings, readiness={"database": database, "kafka": kafka},
-        metrics_collectors=collectors)
+        metrics_collectors=lambda: [backlog])
     app.extensions["notifications"] = api.Wiring(
         settings=settings,
         destinations=Destinations(resolve, AllowList.parse(settings.webhook_allowed_hosts)),

@@ -97,7 +97,7 @@ def launch(settings: Settings, logs: Path, metrics: Path, *, replicas: int = 1) 
         directory.mkdir(exist_ok=True)
         return environment(settings, PROMETHEUS_MULTIPROC_DIR=str(directory),
                            OVERDUE_SCAN_SECONDS="2", WEB_CONCURRENCY="2",
-                           DELIVERY_LEASE_SECONDS="10")
+                           DELIVERY_LEASE_SECONDS="10", DATABASE_GAUGES_SECONDS="5")
 
     for replica in range(1, replicas + 1):
         suffix = "" if replica == 1 else f"#{replica}"
