@@ -56,6 +56,12 @@ def consumer(settings: Settings, group_id: str, topics: tuple[str, ...], client_
         session_timeout_ms=10_000,
         heartbeat_interval_ms=3_000,
         fetch_max_wait_ms=100,
+        # kafka-python 2.3 refuses any response frame over receive_message_max_bytes (1 MB by
+        # default) while a fetch may bring up to fetch_max_bytes (50 MB): a backlog on several
+        # partitions made fetches fail with "Invalid frame length" (kafka-python#3074). The
+        # frame limit stays above the fetch limit.
+        fetch_max_bytes=8 * 1024 * 1024,
+        receive_message_max_bytes=16 * 1024 * 1024,
     )
     # Static membership: an instance restarted under the same id takes its partitions back
     # at once instead of waiting for a rebalance (one id per replica, e.g. a pod name).
