@@ -61,6 +61,24 @@ def _query(f: ItemFilter, today: date) -> list[dict]:
     return conditions
 
 
+def _combined(conditions: list[dict]) -> dict:
+    """All the conditions as one filter: plain equalities at its top level, the rest under
+    ``$and``. The same filter to MongoDB; FerretDB hands only top-level equalities to its
+    storage, so under ``$and`` even a county's list read and decoded every item."""
+    query: dict = {}
+    rest = []
+    for condition in conditions:
+        field, value = next(iter(condition.items()))
+        if len(condition) == 1 and not field.startswith("$") and not isinstance(value, dict) \
+                and field not in query:
+            query[field] = value
+        else:
+            rest.append(condition)
+    if rest:
+        query["$and"] = rest
+    return query
+
+
 def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
                after: tuple[datetime, str] | None = None) -> tuple[list[Item], tuple | None]:
     """One page in (created_at, id) order, and the position after it if there may be more.
@@ -73,8 +91,8 @@ def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
         created, item_id = after
         conditions.append({"$or": [{"created_at": {"$gt": created}},
                                    {"created_at": created, "_id": {"$gt": item_id}}]})
-    query = {"$and": conditions} if conditions else {}
-    docs = list(db[ITEMS].find(query, LIST_PROJECTION).sort(PAGE_ORDER).limit(limit + 1))
+    docs = list(db[ITEMS].find(_combined(conditions), LIST_PROJECTION)
+                .sort(PAGE_ORDER).limit(limit + 1))
     items = [from_document(doc) for doc in docs[:limit]]
     more = len(docs) > limit
     return items, ((items[-1].created_at, items[-1].id) if more else None)
