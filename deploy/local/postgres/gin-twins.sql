@@ -27,8 +27,15 @@ BEGIN
     FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE i.indexrelid = index_oid;
     -- One twin per table and field, however many btrees start with the field.
     twin := left(twin, 40) || '_' || left(md5(field), 8) || '_gin';
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %L) jsonb_path_ops)',
-                   twin, target, field);
+    -- Two of FerretDB's transactions making indexes that start with the same field at once
+    -- both reach here; the second one's IF NOT EXISTS cannot see the first one's uncommitted
+    -- twin and fails on the catalog's unique name, which must not fail FerretDB's command.
+    BEGIN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %L) jsonb_path_ops)',
+                       twin, target, field);
+    EXCEPTION WHEN unique_violation OR duplicate_table THEN
+        NULL;  -- the other transaction made it
+    END;
 END;
 $$;
 
