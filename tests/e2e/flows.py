@@ -132,8 +132,13 @@ def reopened_count(stack, item_ids: list[str]) -> int:
 
 
 def assert_reopened_exactly_once(stack, item_ids: list[str], timeout: float) -> None:
-    eventually(lambda: reopened_count(stack, item_ids) == len(item_ids), timeout=timeout,
-               interval=0.5, message="not every failed check reopened its item")
+    def all_reopened() -> bool:
+        count = reopened_count(stack, item_ids)
+        assert count == len(item_ids), f"{count} of {len(item_ids)} items reopened"
+        return True
+
+    eventually(all_reopened, timeout=timeout, interval=0.5,
+               message="not every failed check reopened its item")
     for item_id in item_ids:
         item = get_item(stack, item_id)
         reopenings = [e for e in item["history"] if e["to"] == "reopened"]

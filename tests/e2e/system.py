@@ -121,9 +121,13 @@ class LocalSystem:
             time.sleep(0.1)
         return len(victims)
 
-    def remove(self) -> None:
+    def remove(self, keep_logs: Path | None = None) -> None:
+        """Stop everything and delete the state, keeping the logs in ``keep_logs``."""
         self.stop()
         self.down()
+        if keep_logs is not None:
+            shutil.copytree(self.directory / "log", keep_logs / "log", dirs_exist_ok=True)
+            shutil.copy2(self.directory / "run.log", keep_logs / "run.log")
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def log(self, lines: int = 60) -> str:
