@@ -1,4 +1,4 @@
-"""Bearer tokens (HS256 JWT) and the roles of CONTRACT.md.
+"""Bearer tokens (HS256 JWT) and the roles of docs/api.md.
 
 ``python -m shared.auth mint --role county_admin --county 330602`` prints a token for local use.
 """

@@ -1,4 +1,4 @@
-"""Configuration from the environment, read once per process (see CONTRACT.md, Configuration)."""
+"""Configuration from the environment, read once per process (the README lists every variable)."""
 
 from __future__ import annotations
 
@@ -65,5 +65,5 @@ class Settings:
         return f"{self.topic_prefix}{name}"
 
     def database_name(self, service: str) -> str:
-        """One database per service (CONTRACT.md): ``supervision_issues`` and so on."""
+        """One database per service (docs/api.md): ``supervision_issues`` and so on."""
         return f"{self.database_prefix}_{service}"

@@ -1,4 +1,4 @@
-"""Idempotency-Key support (CONTRACT.md): the same key and body answer the first result again.
+"""Idempotency-Key support (docs/api.md): the same key and body answer the first result again.
 
 The key is folded into the id of what the request creates, and the body's fingerprint is kept
 on it; a retry after a crash therefore finds the same document instead of making a second one,

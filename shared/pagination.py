@@ -1,4 +1,4 @@
-"""Cursor pagination (CONTRACT.md): ``?limit=&cursor=`` in, ``{items, next_cursor}`` out.
+"""Cursor pagination (docs/api.md): ``?limit=&cursor=`` in, ``{items, next_cursor}`` out.
 
 A cursor is the sort key of the last row served, opaque to callers. Paging by a unique key
 keeps pages stable while rows are inserted: nothing is served twice, nothing already there

@@ -1,4 +1,4 @@
-"""The JSON API of the issues service (CONTRACT.md, issues): parse, call a handler, answer."""
+"""The JSON API of the issues service (docs/api.md, issues): parse, call a handler, answer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP API (CONTRACT.md, notifications): thin views that parse, call a handler, answer."""
+"""The HTTP API (docs/api.md, notifications): thin views that parse, call a handler, answer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""A small client of the public HTTP API (CONTRACT.md), shared by the loader and the story.
+"""A small client of the public HTTP API (docs/api.md), shared by the loader and the story.
 
 It speaks only HTTP: it never imports the services. Tokens are minted locally with the
-deployment's secret, as CONTRACT.md's command-line tool does.
+deployment's secret, as the command-line tool of docs/api.md does.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ TOWNSHIPS: dict[str, dict[str, tuple[str, ...]]] = {
     "330692": {"沥海镇": (), "马鞍镇": ()},
 }
 
-# The real item of the seed (DOMAIN.md): one joint branch of two villages, due 6月底.
+# The real item of the seed city (docs/domain.md): one joint branch of two villages, due 6月底.
 SEED_ITEM_COUNTY, SEED_ITEM_TOWNSHIP = "330602", "灵芝镇"
 SEED_ITEM_VILLAGES = ("张市村", "大善村")
 

@@ -45,7 +45,7 @@ class Move:
 
 
 def county_csv(items: list[DemoItem]) -> bytes:
-    """The county's problem list in the import format of CONTRACT.md (row 2 is ``items[0]``)."""
+    """The county's problem list in the import format of docs/api.md (row 2 is ``items[0]``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)

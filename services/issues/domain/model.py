@@ -87,7 +87,7 @@ class Move:
     needs: str | None = None  # "evidence" or "reason"
 
 
-# The lifecycle (DOMAIN.md). Leaving ``closed`` is not here: only rule R reopens.
+# The lifecycle (docs/domain.md). Leaving ``closed`` is not here: only rule R reopens.
 MOVES: dict[tuple[str, str], Move] = {
     (OPEN, IN_PROGRESS): Move("county", "started"),
     (IN_PROGRESS, PENDING): Move("county", "submitted", needs="evidence"),

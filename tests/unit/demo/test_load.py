@@ -1,4 +1,4 @@
-"""The loader speaks the import format of CONTRACT.md and walks the lifecycle as people do."""
+"""The loader speaks the import format of docs/api.md and walks the lifecycle as people do."""
 
 from __future__ import annotations
 

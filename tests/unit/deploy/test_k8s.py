@@ -26,7 +26,7 @@ from tests.unit.deploy.deployment import (
 )
 
 NAMESPACE = "supervision"
-# The ConfigMap carries at least what CONTRACT.md and the process model need.
+# The ConfigMap carries at least what the README's configuration and the process model need.
 REQUIRED_CONFIG = {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "WEBHOOK_RETRY_SCHEDULE",
                    "REOPEN_DEADLINE_DAYS", "WEBHOOK_ALLOWED_HOSTS", "LOG_LEVEL",
                    "PROMETHEUS_MULTIPROC_DIR"}

@@ -1,4 +1,4 @@
-"""The lifecycle of an item (DOMAIN.md) and who may move it."""
+"""The lifecycle of an item (docs/domain.md) and who may move it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Configuration comes from the environment variables of CONTRACT.md, with its defaults."""
+"""Configuration comes from the environment variables the README lists, with its defaults."""
 
 import pytest
 
