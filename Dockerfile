@@ -1,5 +1,13 @@
 # One image for every service process (web apps, consumers, relays, scheduler, dispatcher);
 # docker-compose.yml picks the command. Build: docker build -t supervision .
+
+# The npm packages of package.json (the national division codes the services read), installed
+# exactly as package-lock.json names them; only node_modules goes into the image, not node.
+FROM node:20-slim AS npm
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,6 +25,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 # The code. Commands run from /app, where the services' gunicorn.conf.py files are.
+COPY --from=npm /app/node_modules ./node_modules
 COPY . .
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app \

