@@ -1,5 +1,13 @@
 """MongoDB adapters of the notifications service: subscriptions, the event store, the delivery
-queue and the attempt log. Every write is a single-document atomic operation.
+queue and the attempt log.
+
+What must never be lost is written as inserts under unique ids (shared/changelog.py): each change
+of a subscription is a change document of its own at its next version, and each reservation of
+sequence numbers is a change of the sequence counter. FerretDB 1.24 loses concurrent in-place
+updates of one document (a version-guarded replace let several API workers "win" one version,
+and ``$inc`` handed one sequence number to several consumers); its unique index is real, so of
+writers racing for one version exactly one insert succeeds, and the others read again. On
+MongoDB the same inserts are simply safe, and keep every change of a subscription for audit.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ from services.notifications.domain.model import (
     Subscription,
 )
 from shared import mongo
+from shared.changelog import ChangeLog
+
+SEQUENCE = "event-seqs"  # the id of the sequence counter in its change log
 
 
 class StaleSubscription(Exception):
@@ -35,6 +46,7 @@ class StaleSubscription(Exception):
 
 def ensure_indexes(db: Database) -> None:
     db.subscriptions.create_index("owner")
+    db.subscription_changes.create_index([("subscription_id", ASCENDING), ("version", ASCENDING)])
     db.events.create_index([("partition", ASCENDING), ("offset", ASCENDING)], unique=True)
     db.events.create_index("time")
     db.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
@@ -51,26 +63,27 @@ def _doc(obj, **extra) -> dict:
 
 
 class Subscriptions:
+    """Subscriptions under the change-log rule: ``subscription_changes`` gets one insert per
+    change (``<id>:<version>``, the new state); ``subscriptions`` holds the current states for
+    queries, and a read by id heals it when it lags behind a change."""
+
     def __init__(self, db: Database):
         self.collection = db.subscriptions
+        self.log = ChangeLog(db, "subscriptions", "subscription_changes", key="subscription_id")
 
     def add(self, subscription: Subscription) -> bool:
         """Store a new subscription; False if one with its id exists already."""
-        try:
-            self.collection.insert_one(_doc(subscription))
-        except DuplicateKeyError:
-            return False
-        return True
+        # The read finds one stored before there was a change log; the insert decides a race.
+        return self.log.get(subscription.id) is None and self.log.record(_doc(subscription), [])
 
     def get(self, id_: str) -> Subscription | None:
-        doc = self.collection.find_one({"_id": id_})
+        doc = self.log.get(id_)
         return _subscription(doc) if doc else None
 
     def save(self, subscription: Subscription) -> None:
-        """Write the change, guarded by the version read (optimistic concurrency)."""
-        doc = _doc(subscription, version=subscription.version + 1)
-        if not self.collection.replace_one(
-                {"_id": subscription.id, "version": subscription.version}, doc).matched_count:
+        """Record the change at the version after the one read; StaleSubscription when another
+        writer recorded that version first."""
+        if not self.log.record(_doc(subscription, version=subscription.version + 1), []):
             raise StaleSubscription(subscription.id)
         subscription.version += 1
 
@@ -102,23 +115,37 @@ class Events:
     def __init__(self, db: Database):
         self.collection = db.events
         self.partition_names = db.partitions
-        self.counters = db.counters
+        self.sequence = ChangeLog(db, "sequences", "sequence_changes", key="sequence")
+        self.legacy_counters = db.counters
         self._known_partitions: set[str] = set()
 
     def reserve_seqs(self, count: int) -> int:
-        """The first of ``count`` consecutive sequence numbers, taken in one write."""
-        doc = self.counters.find_one_and_update(
-            {"_id": "events"}, {"$inc": {"value": count}}, upsert=True,
-            return_document=ReturnDocument.AFTER)
-        return doc["value"] - count + 1
+        """The first of ``count`` consecutive sequence numbers, no number ever handed out twice.
+
+        A reservation is a change of the counter, recorded as an insert at its next version:
+        of consumers racing from one version one insert wins; the others read again and try
+        the version after. A read walks from the kept current state to the newest change."""
+        while True:
+            state = self.sequence.get(SEQUENCE) or {"_id": SEQUENCE, "version": 0,
+                                                    "last": self._legacy_last()}
+            last = state["last"] + count
+            if self.sequence.record({"_id": SEQUENCE, "version": state["version"] + 1,
+                                     "last": last}, []):
+                return last - count + 1
+
+    def _legacy_last(self) -> int:
+        # The counter kept by ``$inc`` before sequence numbers had a change log.
+        doc = self.legacy_counters.find_one({"_id": "events"})
+        return doc["value"] if doc else 0
 
     def add_many(self, events: list[StoredEvent]) -> list[bool]:
         """Store each event once, in one insert; for each, False if its id was stored already."""
         for event in events:
             if event.partition not in self._known_partitions:
-                self.partition_names.update_one(
-                    {"_id": event.partition}, {"$setOnInsert": {"first_offset": event.offset}},
-                    upsert=True)
+                # Another consumer may name the partition first: its first offset stands.
+                with contextlib.suppress(DuplicateKeyError):
+                    self.partition_names.insert_one(
+                        {"_id": event.partition, "first_offset": event.offset})
                 self._known_partitions.add(event.partition)
         refused = mongo.insert_new(self.collection, [_doc(event) for event in events])
         return [n not in refused for n in range(len(events))]
