@@ -1,4 +1,8 @@
-"""RFC 9457 problem details: every error leaves a service as application/problem+json."""
+"""RFC 9457 problem details: every error leaves a service as application/problem+json.
+
+Views raise ``ApiError`` for what is wrong with the request itself; use cases and the domain
+raise ``shared.domain.DomainError`` kinds, answered here by ``REFUSALS`` for every service.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from marshmallow import Schema, fields
 from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
-from shared import mongo
+from shared import domain, mongo
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -75,8 +79,20 @@ class Unprocessable(ApiError):
     status, title = 422, "Unprocessable Content"
 
 
-class ServiceUnavailable(ApiError):
-    status, title = 503, "Service Unavailable"
+# How a domain's refusal is answered, by its kind (shared.domain); the first match wins.
+REFUSALS: tuple[tuple[type[domain.DomainError], type[ApiError]], ...] = (
+    (domain.NotPermitted, Forbidden),
+    (domain.WrongState, Conflict),
+    (domain.Unknown, NotFound),
+    (domain.DomainError, Unprocessable),
+)
+
+
+def refusal(exc: domain.DomainError) -> ApiError:
+    """The answer to a domain's refusal. A 403 names no field: which input was out of the
+    caller's scope is not theirs to learn."""
+    kind = next(answer for refused, answer in REFUSALS if isinstance(exc, refused))
+    return kind(exc.message, errors=None if kind is Forbidden else exc.errors)
 
 
 def problem(status: int, title: str, detail: str, *, errors: dict | None = None,
@@ -107,6 +123,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return problem(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
+
+    @app.errorhandler(domain.DomainError)
+    def _refused(exc: domain.DomainError):
+        return _api_error(refusal(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

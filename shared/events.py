@@ -10,9 +10,11 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from shared.clock import now
 
 SPECVERSION = "1.0"
 ISSUES_TOPIC = "supervision.issues.v1"
@@ -236,10 +238,6 @@ class Event:
 
 class InvalidEvent(ValueError):
     """A record that is not one of our events; it belongs in the dead-letter topic."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_event(type_: str, *, subject: str, county: str, data: dict,
