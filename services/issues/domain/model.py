@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from shared import counties
+from shared.domain import DomainError, NotPermitted, WrongState
 
 OPEN, IN_PROGRESS, PENDING, CLOSED, REOPENED = (
     "open", "in_progress", "pending_verification", "closed", "reopened")
@@ -22,19 +23,7 @@ SYSTEM = "system"  # this service itself, acting on an event (an inspection's ne
 LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
-class DomainError(Exception):
-    """A rule refused the change; ``field`` names the input at fault, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class NotPermitted(DomainError):
-    """The actor's role or county does not allow this."""
-
-
-class TransitionNotAllowed(DomainError):
+class TransitionNotAllowed(WrongState):
     """The lifecycle has no such move from the item's current status."""
 
 
