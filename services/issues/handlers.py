@@ -24,15 +24,20 @@ from services.issues.domain.model import (
     local_date,
 )
 from services.issues.repository import ItemRepository
+from shared.clock import now_ms
 from shared.consumer import DUPLICATE as EVENT_DUPLICATE
 from shared.consumer import PROCESSED, PermanentError, TransientError
-from shared.events import Event, new_event, now
+from shared.domain import Unknown, WrongState
+from shared.events import Event, new_event
 
 SAVE_ATTEMPTS = 5  # optimistic concurrency: reload and decide again this many times
 
 
-class ItemNotFound(Exception):
-    pass
+class ItemNotFound(Unknown):
+    """No such item, or one of another county (its existence is not theirs to know)."""
+
+    def __init__(self, item_id: str):
+        super().__init__(f"No item {item_id}.")
 
 
 class StaleVersion(Exception):
@@ -43,15 +48,8 @@ class StaleVersion(Exception):
         self.current = current
 
 
-class IdempotencyMismatch(Exception):
+class IdempotencyMismatch(WrongState):
     """The Idempotency-Key was used before with another body."""
-
-
-def moment() -> datetime:
-    """Now, to the millisecond: what the database keeps, so an answer given at once equals the
-    same item read back later."""
-    at = now()
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def envelopes(item: Item, changes: list[Change], today: date) -> list[dict]:

@@ -19,6 +19,7 @@ from services.issues import SERVICE, handlers
 from services.issues.repository import MongoItemRepository, ensure_indexes
 from shared import logging as slog
 from shared import mongo
+from shared.clock import now_ms
 from shared.config import Settings
 from shared.metrics import serve_from_env as serve_metrics_from_env
 from shared.outbox import lease
@@ -36,7 +37,7 @@ def run(settings: Settings, stop: threading.Event, interval: float) -> None:
         try:
             # The lease outlives a scan interval, so the holder keeps it from one scan to the next.
             if lease(db, LEASE, holder, seconds=max(3 * interval, 10)):
-                announced = handlers.announce_overdue(repo, at=handlers.moment())
+                announced = handlers.announce_overdue(repo, at=now_ms())
                 if announced:
                     log.info("overdue items announced", extra={"count": announced})
         except Exception:  # noqa: BLE001 — a failed scan is retried at the next tick

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from services.issues import handlers, scheduler
 from services.issues.domain.model import Actor, Item
 from services.issues.repository import MongoItemRepository
+from shared.clock import now_ms
 from tests.integration.issues.conftest import YUECHENG
 from tests.support import eventually
 
@@ -50,7 +51,7 @@ def test_two_scheduler_instances_announce_each_overdue_item_once(settings, db, r
 def test_racing_scans_without_the_lease_still_announce_once(db, repo):
     ids = overdue_items(repo, 6)
     scans = [threading.Thread(target=handlers.announce_overdue,
-                              kwargs={"repo": MongoItemRepository(db), "at": handlers.moment()})
+                              kwargs={"repo": MongoItemRepository(db), "at": now_ms()})
              for _ in range(3)]
     for scan in scans:
         scan.start()
@@ -58,4 +59,4 @@ def test_racing_scans_without_the_lease_still_announce_once(db, repo):
         scan.join(timeout=60)
     assert sorted(announcements(db)) == sorted(ids)
     # a restarted scanner finds nothing left to announce
-    assert handlers.announce_overdue(repo, at=handlers.moment()) == 0
+    assert handlers.announce_overdue(repo, at=now_ms()) == 0
