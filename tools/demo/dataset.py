@@ -1,4 +1,9 @@
-"""The demo city: Shaoxing's problem lists of 2016, at their real size (seed ``000_…``).
+"""The demo data: two profiles (``DEMO_PROFILE``, tools/demo/load.py).
+
+``shaoxing`` (the default, ``make run``) is the demo city: Shaoxing's problem lists of 2016 at
+their real size (seed ``000_…``). ``zhejiang`` is a province at scale for benchmarks and the
+province features: about 100,000 items over Zhejiang's 90 counties, in the real townships and
+villages of the division codes (shared/divisions.py), spread like the seed city (build_province).
 
 2,681 villages and communities screened, 3,272 problems listed, with the seed's per-county
 counts. Townships and streets are real where known, villages real where the seeds name them and
@@ -6,7 +11,7 @@ plausible otherwise; problems and measures are in the register of the five seed 
 responsible persons are titles and a surname only (张某某), never a real name. Statuses and
 deadlines are spread around ``today`` so that the ledger has open, overdue and crossed-off items.
 
-Pure and deterministic: the same seed and ``today`` give the same list. No I/O.
+Pure and deterministic: the same seed and ``today`` (and region) give the same list. No I/O.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from shared.divisions import VILLAGE, Region, written_name
 
 SEED = 2016
 VILLAGES_TOTAL = 2681
@@ -344,6 +351,56 @@ def _seed_item(rng: random.Random, township: str, village: str, today: date) -> 
 
 
 def by_county(items: list[DemoItem]) -> Iterator[tuple[str, list[DemoItem]]]:
-    """The items grouped per county, in the order of ITEMS_PER_COUNTY."""
-    for county in ITEMS_PER_COUNTY:
-        yield county, [i for i in items if i.county == county]
+    """The items grouped per county, in the order they first appear."""
+    grouped: dict[str, list[DemoItem]] = {}
+    for item in items:
+        grouped.setdefault(item.county, []).append(item)
+    yield from grouped.items()
+
+
+PROVINCE_ITEMS = 100_000
+
+
+def province_counts(region: Region, total: int) -> dict[str, int]:
+    """Items per county in proportion to its villages and communities (the seed city has 1.22
+    problems per village screened; at 100,000 a province has about four), largest remainder."""
+    villages: dict[str, int] = {}
+    for division in region.by_code.values():
+        if division.level == VILLAGE:
+            villages[division.code[:6]] = villages.get(division.code[:6], 0) + 1
+    all_villages = sum(villages.values())
+    exact = {c: n * total / all_villages for c, n in sorted(villages.items())}
+    counts = {c: int(x) for c, x in exact.items()}
+    for county in sorted(exact, key=lambda c: (counts[c] - exact[c], c))[
+            : total - sum(counts.values())]:
+        counts[county] += 1
+    return counts
+
+
+def build_province(region: Region, today: date, seed: int = SEED,
+                   total: int = PROVINCE_ITEMS) -> list[DemoItem]:
+    """``total`` items over the region's counties, county by county in code order, each in a
+    real village of the county as a list writes it (管墅社区, 梅墅村) under its township."""
+    items: list[DemoItem] = []
+    for county, size in province_counts(region, total).items():
+        rng = random.Random(f"{seed}:province:{county}")
+        places = [(region.by_code[v.parent].name, written_name(v.name))
+                  for t in region.children(county) for v in region.children(t.code)]
+        items.extend(_province_county_items(rng, county, size, places, today))
+    return items
+
+
+def _province_county_items(rng: random.Random, county: str, size: int,
+                           places: list[tuple[str, str]], today: date) -> list[DemoItem]:
+    """Every village one item, the rest drawn at random; a village's items are different
+    problems, as in the seed city."""
+    chosen = list(places[:size]) + rng.choices(places, k=max(size - len(places), 0))
+    used: dict[tuple[str, str], set[int]] = {}
+    items = []
+    for (township, village), status in zip(chosen, _statuses(rng, size), strict=True):
+        taken = used.setdefault((township, village), set())
+        free = [i for i in range(len(PROBLEMS)) if i not in taken] or list(range(len(PROBLEMS)))
+        choice = rng.choice(free)
+        taken.add(choice)
+        items.append(_item(rng, county, township, village, PROBLEMS[choice], status, today))
+    return items

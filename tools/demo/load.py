@@ -1,6 +1,10 @@
 """Load the demo city into a running issues service, through its public API only.
 
-    python -m tools.demo.load --issues http://127.0.0.1:8001
+    python -m tools.demo.load --issues http://127.0.0.1:8001 [--profile zhejiang]
+
+The profile (``--profile`` or ``DEMO_PROFILE``) is the demo city, ``shaoxing`` (3,272 items), or
+``zhejiang``, about 100,000 items over the province's 90 counties; the services must supervise
+its region (``SUPERVISION_REGION`` 330600 or 330000).
 
 Each county's list is imported as CSV by that county's admin (POST /v1/items/import), then the
 items are driven to their statuses the way people would: the county starts and submits
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import sys
 import time
 from collections import Counter
@@ -20,15 +25,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from shared import divisions
 from shared.config import Settings
-from shared.counties import COUNTIES
 from tools.demo.client import ApiFailure, DemoError, Service, Tokens, wait_ready
-from tools.demo.dataset import CLOSED, IN_PROGRESS, PENDING, SEED, DemoItem, build, by_county
+from tools.demo.dataset import (
+    CLOSED,
+    IN_PROGRESS,
+    PENDING,
+    SEED,
+    DemoItem,
+    build,
+    build_province,
+    by_county,
+)
 
 COLUMNS = ("县区代码", "乡镇街道", "村社区", "存在问题", "整改措施", "完成时间", "责任人", "类别",
            "公示")
 CHINA = timezone(timedelta(hours=8))
 STALE_RETRIES = 3  # another writer (the overdue scan) may bump an item between GET and POST
+PROFILES = {"shaoxing": "330600", "zhejiang": "330000"}  # profile -> the region it is of
 
 
 @dataclass(frozen=True)
@@ -68,8 +83,10 @@ def moves_to(item: DemoItem) -> list[Move]:
 
 
 class Loader:
-    def __init__(self, issues: Service, tokens: Tokens, workers: int):
+    def __init__(self, issues: Service, tokens: Tokens, workers: int,
+                 names: dict[str, str]):
         self.issues = issues
+        self.names = names  # county code -> name
         self.tokens = tokens
         self.workers = workers
         self.city = tokens.city()
@@ -87,7 +104,7 @@ class Loader:
             headers={"Content-Type": "text/csv; charset=utf-8", "Idempotency-Key": key}).json()
         ids = {r["row"]: r["id"] for r in report["results"] if r["status"] == "created"}
         if len(ids) != len(items):
-            raise DemoError(f"Import of {COUNTIES[county]} created {len(ids)} of {len(items)} "
+            raise DemoError(f"Import of {self.names[county]} created {len(ids)} of {len(items)} "
                             f"items: {report['results'][:3]}")
         return [ids[row] for row in range(2, len(items) + 2)]  # row 1 is the header
 
@@ -120,7 +137,7 @@ class Loader:
     def load_county(self, county: str, items: list[DemoItem], seed: int) -> str:
         """Import and drive one county; the progress line to show."""
         started = time.monotonic()
-        name = f"{COUNTIES[county]} {county}"
+        name = f"{self.names[county]} {county}"
         if self.has_items(county):
             return f"  {name}: already has items, skipped"
         ids = self.import_list(county, items, key=f"demo-load-{seed}-{county}-{len(items)}")
@@ -139,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--issues", default="http://127.0.0.1:8001", help="issues service URL")
     parser.add_argument("--seed", type=int, default=SEED, help="dataset seed")
+    parser.add_argument("--profile", choices=PROFILES,
+                        default=os.environ.get("DEMO_PROFILE") or "shaoxing",
+                        help="shaoxing (the demo city) or zhejiang (the province at scale); "
+                             "default DEMO_PROFILE, else shaoxing")
     parser.add_argument("--workers", type=int, default=8, help="parallel transitions")
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="load only every N-th item of each county's list (default 1: all "
@@ -146,14 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-timeout", type=float, default=120,
                         help="seconds to wait for the service's /readyz")
     args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if settings.region != PROFILES[args.profile]:
+        parser.error(f"the {args.profile} profile is of the region {PROFILES[args.profile]}; "
+                     f"the services supervise SUPERVISION_REGION={settings.region}")
+    region = divisions.of(settings)
     issues = Service("issues", args.issues)
-    loader = Loader(issues, Tokens(Settings.from_env()), args.workers)
+    loader = Loader(issues, Tokens(settings), args.workers, region.counties)
     today = datetime.now(CHINA).date()
     started = time.monotonic()
+    dataset = (build(today, args.seed) if args.profile == "shaoxing"
+               else build_province(region, today, args.seed))
     try:
         wait_ready([issues], args.ready_timeout)
-        print(f"载入演示数据 loading the demo city: 绍兴市, {today.isoformat()}", flush=True)
-        for county, items in by_county(build(today, args.seed)):
+        print(f"载入演示数据 loading the demo data: {region.name}, {len(dataset)} items, "
+              f"{today.isoformat()}", flush=True)
+        for county, items in by_county(dataset):
             print(loader.load_county(county, items[::args.every], args.seed), flush=True)
     except DemoError as exc:
         print(f"载入失败 loading failed: {exc}", file=sys.stderr)

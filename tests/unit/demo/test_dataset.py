@@ -7,11 +7,13 @@ from datetime import date
 
 import pytest
 
-from shared.counties import COUNTIES
+from shared import divisions
+from shared.config import Settings
 from tools.demo import dataset
-from tools.demo.dataset import CLOSED, STATUS_SHARES, build, villages_of
+from tools.demo.dataset import CLOSED, STATUS_SHARES, build, build_province, villages_of
 
 TODAY = date(2026, 11, 23)
+COUNTIES = divisions.of(Settings(region="330600")).counties
 SEED_COUNTS = {"越城区": 380, "柯桥区": 629, "上虞区": 449, "诸暨市": 516, "嵊州市": 562,
                "新昌县": 448, "高新区": 152, "袍江开发区": 107, "滨海新城": 29}
 
@@ -107,3 +109,48 @@ def test_text_is_in_the_registers_of_the_seeds_with_no_placeholder_left(items):
         assert "{" not in item.problem + item.measure
     communities = [i for i in items if i.village.endswith("社区")]
     assert communities and not any("村务" in i.problem for i in communities)
+
+
+@pytest.fixture(scope="module")
+def zhejiang():
+    return divisions.of(Settings(region="330000"))
+
+
+@pytest.fixture(scope="module")
+def province(zhejiang) -> list[dataset.DemoItem]:
+    return build_province(zhejiang, TODAY)
+
+
+def test_the_zhejiang_profile_has_100000_items_in_every_one_of_the_90_counties(province, zhejiang):
+    assert len(province) == 100_000
+    per_county = Counter(i.county for i in province)
+    assert set(per_county) == set(zhejiang.counties) and len(per_county) == 90
+    # In proportion to the county's villages and communities (25,547 in the province).
+    villages = Counter(d.code[:6] for d in zhejiang.by_code.values() if d.level == "village")
+    for county, n in per_county.items():
+        assert abs(n - villages[county] * 100_000 / 25_547) < 1, county
+
+
+def test_the_zhejiang_profile_names_real_townships_and_villages_of_their_county(province, zhejiang):
+    for item in province[::97]:
+        township = zhejiang.township(item.county, item.township)
+        assert township is not None, item
+        village = zhejiang.village(item.county, township, item.village)
+        assert village is not None and village.parent == township.code, item
+    screened = {(i.county, i.township, i.village) for i in province}
+    assert len(screened) > 25_000  # about every one of the 25,547 villages and communities
+
+
+def test_the_zhejiang_profile_is_spread_like_the_seed_city(province):
+    statuses = Counter(i.status for i in province)
+    for status, share in STATUS_SHARES.items():
+        assert abs(statuses[status] / len(province) - share) < 0.03, status
+    overdue = sum(1 for i in province if i.status != CLOSED and i.deadline < TODAY)
+    assert 0.05 < overdue / len(province) < 0.25
+    assert len({i.category for i in province}) == len({p.category for p in dataset.PROBLEMS})
+    assert 0.3 < sum(i.public for i in province) / len(province) < 0.37
+
+
+def test_the_zhejiang_profile_is_the_same_on_every_run(zhejiang, province):
+    assert build_province(zhejiang, TODAY, total=2000) == build_province(zhejiang, TODAY,
+                                                                         total=2000)
