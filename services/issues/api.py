@@ -14,10 +14,7 @@ from marshmallow import RAISE, ValidationError
 from services.issues import handlers, importing, views
 from services.issues.domain.model import (
     Actor,
-    DomainError,
     Item,
-    NotPermitted,
-    TransitionNotAllowed,
     local_date,
 )
 from services.issues.domain.ranking import (
@@ -44,7 +41,6 @@ from shared import counties, idempotency
 from shared.auth import Principal, require
 from shared.errors import (
     ApiError,
-    Conflict,
     Forbidden,
     NotFound,
     PreconditionFailed,
@@ -118,15 +114,6 @@ def expected_version() -> int:
     return int(tag)
 
 
-def refusal(exc: DomainError) -> ApiError:
-    errors = {exc.field: [str(exc)]} if exc.field else None
-    if isinstance(exc, NotPermitted):
-        return Forbidden(str(exc))
-    if isinstance(exc, TransitionNotAllowed):
-        return Conflict(str(exc), errors=errors)
-    return Unprocessable(str(exc), errors=errors)  # MissingInput and the like
-
-
 @items_blp.route("")
 class Items(MethodView):
     @require(*READERS)
@@ -154,28 +141,16 @@ class Items(MethodView):
         """Create an item (city, or a county admin in their own county)."""
         key = idempotency.key()
         item_id = idempotency.derived_id("issues.items", principal.sub, key) if key else None
-        try:
-            item, _ = handlers.create_item(
-                repository(), handlers.NewItem(**body), actor(principal), item_id=item_id,
-                fingerprint=idempotency.fingerprint(body) if key else None)
-        except handlers.IdempotencyMismatch as exc:
-            raise Conflict(str(exc)) from exc
-        except DomainError as exc:
-            raise refusal(exc) from exc
+        item, _ = handlers.create_item(
+            repository(), handlers.NewItem(**body), actor(principal), item_id=item_id,
+            fingerprint=idempotency.fingerprint(body) if key else None)
         headers = {**etag(item), "Location": url_for("items.ItemById", item_id=item.id)}
         return item_body(item, history=True), headers
 
 
 def page_position(cursor: str | None) -> tuple[datetime, str] | None:
     """The (created_at, id) of the last item served, from a cursor this service gave out."""
-    position = decode_cursor(cursor)
-    if position is None:
-        return None
-    try:
-        return datetime.fromisoformat(position["c"]), str(position["i"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError("The cursor is not one this service gave out.",
-                       errors={"cursor": ["Not a valid cursor."]}) from exc
+    return decode_cursor(cursor, lambda p: (datetime.fromisoformat(p["c"]), str(p["i"])))
 
 
 @items_blp.route("/import")
@@ -213,14 +188,11 @@ class ItemImport(MethodView):
 
         fingerprint = idempotency.fingerprint(
             {"file": hashlib.sha256(content).hexdigest(), "atomic": atomic}) if key else None
-        try:
-            outcome = handlers.import_items(
-                repository(), rows, actor(principal), refused=refused, atomic=atomic,
-                id_for_row=id_for_row, fingerprint=fingerprint,
-                import_id=idempotency.derived_id("issues.import", principal.sub, key)
-                if key else None)
-        except handlers.IdempotencyMismatch as exc:
-            raise Conflict(str(exc)) from exc
+        outcome = handlers.import_items(
+            repository(), rows, actor(principal), refused=refused, atomic=atomic,
+            id_for_row=id_for_row, fingerprint=fingerprint,
+            import_id=idempotency.derived_id("issues.import", principal.sub, key)
+            if key else None)
         refused = {row: column_names(errors) for row, errors in outcome.refused.items()}
         if not outcome.written:
             raise Unprocessable(
@@ -298,14 +270,10 @@ class ItemTransitions(MethodView):
             item = handlers.transition_item(repository(), item_id, body["to"], actor(principal),
                                             expected_version=expected_version(),
                                             reason=body["reason"], evidence=body["evidence"])
-        except handlers.ItemNotFound as exc:
-            raise NotFound(f"No item {item_id}.") from exc
         except handlers.StaleVersion as exc:
             raise PreconditionFailed(
                 f"The item changed meanwhile ({exc}); read it again and retry.",
                 headers={"ETag": f'"{exc.current}"'}) from exc
-        except DomainError as exc:
-            raise refusal(exc) from exc
         return item_body(item, history=True), etag(item)
 
 
