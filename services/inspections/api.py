@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
 
-from flask import Flask, current_app, request, url_for
+from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.inspections import handlers
-from services.inspections.domain.model import (
-    Check,
-    InspectionError,
-    InvalidRequest,
-    NewProblem,
-    NotAllowed,
-    TeamMember,
-    WrongStatus,
-)
+from services.inspections import SERVICE, handlers
+from services.inspections.domain.model import Check, NewProblem, TeamMember
 from services.inspections.handlers import InspectionView, PlanInspection, SampleRequest
 from services.inspections.repository import MongoInspections, MongoItemCopy
 from services.inspections.schemas import (
@@ -29,33 +20,16 @@ from services.inspections.schemas import (
     InspectionSchema,
     PlanSchema,
     ResultsSchema,
-    to_millis,
 )
 from shared import counties, idempotency, mongo
 from shared.auth import Principal, require
-from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable, problem
-from shared.pagination import decode_cursor, encode_cursor
+from shared.clock import now_ms
+from shared.pagination import decode_cursor, encode_cursor, time_and_id
 
-SERVICE = "inspections"
 ANYONE = ("city_admin", "county_admin", "inspector", "subscriber")
 
 blp = Blueprint("inspections", __name__, url_prefix="/v1/inspections",
                 description="Unannounced, cross-county inspections and their spot checks.")
-
-
-def register_error_handlers(app: Flask) -> None:
-    """The domain's refusals become problem+json: 422 rule broken, 409 wrong state, 403, 404."""
-    statuses = {InvalidRequest: Unprocessable, WrongStatus: Conflict, NotAllowed: Forbidden,
-                handlers.UnknownInspection: NotFound}
-
-    @app.errorhandler(InspectionError)
-    def _refused(exc: InspectionError):
-        kind = statuses[type(exc)]
-        return problem(kind.status, kind.title, exc.message, errors=exc.errors)
-
-
-def now() -> datetime:
-    return to_millis(datetime.now(UTC))
 
 
 def _repositories() -> tuple[MongoInspections, MongoItemCopy]:
@@ -91,8 +65,7 @@ class Inspections(MethodView):
     def get(self, args: dict, principal: Principal):
         """Inspections the caller may see (rules U and X), newest planned first."""
         inspections, _ = _repositories()
-        position = decode_cursor(args["cursor"])
-        after = _cursor_position(position) if position else None
+        after = decode_cursor(args["cursor"], time_and_id)
         page, next_after = handlers.list_inspections(
             inspections, principal, status=args["status"], target_county=args["target_county"],
             after=after, limit=args["limit"])
@@ -121,7 +94,7 @@ class Inspections(MethodView):
                                  status=tuple(sample["status"]) if sample["status"] else None,
                                  seed=sample["seed"]) if sample else None)
         view = handlers.plan(inspections, items, command, inspection_id=inspection_id,
-                             planned_by=principal, now=now(),
+                             planned_by=principal, now=now_ms(),
                              fingerprint=idempotency.fingerprint(request.get_json()))
         location = url_for("inspections.InspectionResource", inspection_id=inspection_id)
         return _present(view), 201, {"Location": location}
@@ -142,7 +115,7 @@ class Start(MethodView):
     @blp.response(200, InspectionSchema)
     def post(self, inspection_id: str, principal: Principal):
         """The team is on site: planned → in_progress; the county learns of it now."""
-        return _present(handlers.start(*_repositories(), inspection_id, principal, now()))
+        return _present(handlers.start(*_repositories(), inspection_id, principal, now_ms()))
 
 
 @blp.route("/<inspection_id>/results")
@@ -158,7 +131,7 @@ class Results(MethodView):
                         evidence=tuple(c["evidence"])) for c in body["checks"]]
         new_problems = [NewProblem(**p) for p in body["new_problems"]]
         return _present(handlers.file_results(
-            *_repositories(), inspection_id, principal, checks, new_problems, now(),
+            *_repositories(), inspection_id, principal, checks, new_problems, now_ms(),
             key=idempotency.key(), fingerprint=idempotency.fingerprint(request.get_json())))
 
 
@@ -169,13 +142,5 @@ class Cancel(MethodView):
     @blp.response(200, InspectionSchema)
     def post(self, body: dict, inspection_id: str, principal: Principal):
         """Call off a planned or running inspection (city only). No event is published."""
-        return _present(handlers.cancel(*_repositories(), inspection_id, principal, now(),
+        return _present(handlers.cancel(*_repositories(), inspection_id, principal, now_ms(),
                                         body["reason"]))
-
-
-def _cursor_position(position: dict) -> tuple[datetime, str]:
-    try:
-        return datetime.fromisoformat(position["at"]), str(position["id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError("The cursor is not one this service gave out.",
-                            errors={"cursor": ["Not a valid cursor."]}) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.inspections import api
+from services.inspections import SERVICE, api
 from services.inspections.metrics import InspectionsByStatus
 from services.inspections.repository import MongoInspections, ensure_indexes
 from shared import logging as slog
@@ -24,24 +24,23 @@ subscribers and anything derived from them) until the team starts it; a hidden i
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    slog.configure(api.SERVICE, settings.log_level)
-    db = mongo.database(settings, api.SERVICE)
+    slog.configure(SERVICE, settings.log_level)
+    db = mongo.database(settings, SERVICE)
     ensure_indexes(db)
 
     def database() -> str | None:
-        mongo.ping(mongo.database(settings, api.SERVICE))
+        mongo.ping(mongo.database(settings, SERVICE))
         return None
 
     def kafka() -> str | None:
         return None if reachable(settings) else "Kafka is not reachable"
 
     by_status = ReadAtMostEvery(InspectionsByStatus(
-        lambda: MongoInspections(mongo.database(settings, api.SERVICE)).count_by_status()))
+        lambda: MongoInspections(mongo.database(settings, SERVICE)).count_by_status()))
 
     app, smorest = create_service_app(
-        api.SERVICE, title="supervision inspections", description=DESCRIPTION,
+        SERVICE, title="supervision inspections", description=DESCRIPTION,
         settings=settings, readiness={"database": database, "kafka": kafka},
         metrics_collectors=lambda: [by_status])
     smorest.register_blueprint(api.blp)
-    api.register_error_handlers(app)
     return app

@@ -7,8 +7,7 @@ change nothing. The issues service is never called.
 
 from __future__ import annotations
 
-from services.inspections import handlers
-from services.inspections.api import SERVICE
+from services.inspections import SERVICE, handlers
 from services.inspections.domain.model import CopiedItem
 from services.inspections.repository import MongoItemCopy, ensure_indexes
 from shared import mongo

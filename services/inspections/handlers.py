@@ -1,7 +1,7 @@
 """Use cases of the inspections service: load through a repository, ask the domain, save.
 
 Events travel in the same write as the change (the repositories put them in the outbox).
-Rule errors are the domain's exceptions; the API turns them into problem+json.
+Refusals are shared.domain kinds, answered as problem+json by shared.errors.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from services.inspections.domain.model import (
     Check,
     CopiedItem,
     Inspection,
-    InspectionError,
     InvalidRequest,
     NewProblem,
     Sample,
@@ -27,6 +26,7 @@ from services.inspections.domain.model import (
 )
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
+from shared.domain import Unknown
 
 # A change lost to a concurrent one is decided again on fresh state, a few times at most.
 ATTEMPTS = 5
@@ -34,7 +34,7 @@ COPY_MAY_BE_BEHIND = ("this service's copy of the items may simply be behind the
                       " if the item was created just now, try again shortly")
 
 
-class UnknownInspection(InspectionError):
+class UnknownInspection(Unknown):
     """No inspection the caller may see has this id. The same words whether it exists or not
     (rule U): a hidden inspection must be indistinguishable from a missing one."""
 

@@ -13,18 +13,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.inspections.domain.model import KINDS, OUTCOMES, STATUSES
 from services.inspections.domain.sampling import STRATEGIES
 from shared import counties
+from shared.clock import to_millis
 from shared.events import ITEM_STATUSES
 from shared.pagination import PageArgs, page_schema
 
 MAX_ITEMS = 500
 MAX_TEAM = 20
 MAX_EVIDENCE = 20
-
-
-def to_millis(moment: datetime) -> datetime:
-    """Times are kept as BSON datetimes, which hold milliseconds: cut to that on the way in,
-    so that the first answer and every later read of the same inspection agree."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class Instant(fields.AwareDateTime):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from shared.domain import DomainError, NotPermitted, WrongState
+
 PLANNED, IN_PROGRESS, COMPLETED, CANCELLED = "planned", "in_progress", "completed", "cancelled"
 STATUSES = (PLANNED, IN_PROGRESS, COMPLETED, CANCELLED)
 KINDS = ("patrol", "special", "spot_check")
@@ -29,25 +31,12 @@ class Viewer(Protocol):
     county: str | None
 
 
-class InspectionError(Exception):
-    """A rule refused the change. ``errors`` maps a field to its messages."""
-
-    def __init__(self, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
-
-
-class InvalidRequest(InspectionError):
+class InvalidRequest(DomainError):
     """What was asked breaks a rule of the inspection (422)."""
 
 
-class WrongStatus(InspectionError):
+class WrongStatus(WrongState):
     """The inspection is not in a state that allows this (409)."""
-
-
-class NotAllowed(InspectionError):
-    """The caller may see the inspection but not do this to it (403)."""
 
 
 @dataclass(frozen=True)
@@ -290,7 +279,7 @@ class Inspection:
         """The city calls off a planned or running inspection. No event: the contract has none,
         and a cancelled plan that never started must stay unknown to its county (rule U)."""
         if by.role != "city_admin":
-            raise NotAllowed("Only the city may cancel an inspection.")
+            raise NotPermitted("Only the city may cancel an inspection.")
         if self.status not in (PLANNED, IN_PROGRESS):
             raise WrongStatus(f"The inspection is {self.status}; it can no longer be cancelled.")
         self.status, self.cancelled_at = CANCELLED, now
@@ -300,9 +289,9 @@ class Inspection:
 
     def _check_team_member(self, by: Viewer, what: str) -> None:
         if not self.on_team(by):
-            raise NotAllowed(f"Only an inspector on the team may {what} this inspection.")
+            raise NotPermitted(f"Only an inspector on the team may {what} this inspection.")
         if by.county == self.target_county:
-            raise NotAllowed(f"Your home county {by.county} is the target county: no inspector "
+            raise NotPermitted(f"Your home county {by.county} is the target county: no inspector "
                              "may inspect their own home county (rule X).")
 
     def _check_errors(self, checks: list[Check], now: datetime) -> dict:

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.inspections.domain.model import InvalidRequest, NotAllowed, WrongStatus
+from services.inspections.domain.model import InvalidRequest, WrongStatus
+from shared.domain import NotPermitted
 from tests.unit.inspections.fakes import (
     CITY,
     INSPECTOR,
@@ -52,7 +53,7 @@ def test_a_team_member_starts_it_on_site_and_the_start_is_announced():
 
 
 def test_only_a_team_member_may_start_it():
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotPermitted):
         planned().start(STRANGER, NOW)
 
 
@@ -76,7 +77,7 @@ def test_the_city_may_cancel_a_planned_or_running_inspection(build):
 
 
 def test_nobody_but_the_city_may_cancel():
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotPermitted):
         planned().cancel(TARGET_ADMIN, NOW)
 
 

@@ -9,9 +9,9 @@ from services.inspections.domain.model import (
     Check,
     InvalidRequest,
     NewProblem,
-    NotAllowed,
     WrongStatus,
 )
+from shared.domain import NotPermitted
 from tests.unit.inspections.fakes import (
     INSPECTOR,
     NOW,
@@ -63,7 +63,7 @@ def test_any_team_member_may_file():
 
 
 def test_an_inspector_not_on_the_team_may_not_file():
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotPermitted):
         file(started(), [Check("i1", "pass", SEEN)], by=STRANGER)
 
 

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.inspections.domain.model import Check, InvalidRequest, NotAllowed, TeamMember
+from services.inspections.domain.model import Check, InvalidRequest, TeamMember
+from shared.domain import NotPermitted
 from tests.unit.inspections.fakes import (
     KEQIAO,
     NOW,
@@ -32,7 +33,7 @@ def test_a_team_entirely_from_other_counties_may_be_planned():
 def test_a_team_member_whose_token_says_home_county_is_the_target_cannot_start():
     # The city's plan listed "wang" as from 柯桥区, but the token says 越城区: the token decides.
     inspection = planned()
-    with pytest.raises(NotAllowed, match="rule X"):
+    with pytest.raises(NotPermitted, match="rule X"):
         inspection.start(Caller("wang", "inspector", YUECHENG), NOW)
     assert inspection.status == "planned" and inspection.events[-1].type == "inspection.planned"
 
@@ -40,7 +41,7 @@ def test_a_team_member_whose_token_says_home_county_is_the_target_cannot_start()
 def test_a_team_member_whose_token_says_home_county_is_the_target_cannot_file_results():
     inspection = started()
     check = Check("i1", "pass", NOW - timedelta(minutes=5))
-    with pytest.raises(NotAllowed, match="rule X"):
+    with pytest.raises(NotPermitted, match="rule X"):
         inspection.file_results(Caller("wang", "inspector", YUECHENG), [check], [], NOW,
                                 key=None, fingerprint="f")
     assert inspection.status == "in_progress" and not inspection.events
