@@ -1,11 +1,15 @@
 """``python -m services.notifications.dispatcher``: the delivery workers.
 
-The loop claims due deliveries under a lease and hands each to a thread pool, which sends it and
-records the answer. Bounded: DELIVERY_CONCURRENCY attempts at once (default 16), at most
-DELIVERY_PER_SUBSCRIPTION (default 4) of them to one subscription, so one slow endpoint cannot
-hold up the others. Everything is in the database (what is due, when the next attempt is), so
-any number of dispatchers may run, and a restart loses nothing: a claim whose worker died
-returns to the queue when its lease (DELIVERY_LEASE_SECONDS) runs out.
+The loop claims due deliveries under a lease, round robin over the subscriptions with due work,
+and hands each to a thread pool, which sends it; the loop writes the answers of the attempts
+that ended, all in one go, at its next pass. Bounded: DELIVERY_CONCURRENCY attempts at once
+(default 16), at most DELIVERY_PER_SUBSCRIPTION (default 4) of them to one subscription and no
+more than its share of the slots while others have due work, so one slow endpoint cannot hold
+up the others; an endpoint that keeps giving no answer has its circuit opened
+(domain/circuit.py) and is only probed until it answers. Everything but the circuits is in the
+database (what is due, when the next attempt is), so any number of dispatchers may run, and a
+restart loses nothing: a claim whose worker died returns to the queue when its lease
+(DELIVERY_LEASE_SECONDS) runs out.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo.errors import PyMongoError
 
 from services.notifications import handlers
+from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.model import FAILED, AllowList, Attempt, Delivery
 from services.notifications.handlers import Destinations, Send
 from services.notifications.metrics import (
@@ -59,6 +64,11 @@ class Dispatcher:
         self.idle_seconds = idle_seconds
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._busy: dict[str, int] = {}
+        # Per dispatcher: each learns for itself which endpoints are down.
+        self.circuits: dict[str, Circuit] = {}
+        self._done: list[tuple[Delivery, handlers.Outcome | None]] = []
+        self._ended = threading.Event()
+        self._turn = 0
         self._lock = threading.Lock()
 
     @classmethod
@@ -76,7 +86,8 @@ class Dispatcher:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool:
             while not stop.is_set():
                 try:
-                    claimed = self._claim()
+                    self.finish()
+                    claimed = self.claim()
                     backoff = 0.5
                 except PyMongoError as exc:
                     log.warning("could not claim deliveries; retrying",
@@ -85,43 +96,69 @@ class Dispatcher:
                     backoff = min(backoff * 2, 10.0)
                     continue
                 for delivery in claimed:
-                    pool.submit(self._attempt, delivery)
+                    pool.submit(self.attempt, delivery)
                 if not claimed:
-                    stop.wait(self.idle_seconds)
+                    self._ended.wait(self.idle_seconds)
+        self.finish()
         log.info("dispatcher stopped", extra={"holder": self.holder})
 
-    def _claim(self) -> list[Delivery]:
+    def claim(self) -> list[Delivery]:
+        """One pass: claim what this worker has room for."""
+        now = _now()
         with self._lock:
             free = self.concurrency - sum(self._busy.values())
             busy = dict(self._busy)
         if free <= 0:
             return []
-        claimed = handlers.claim_due(self.stores, now=_now(), limit=free, lease=self.lease,
+        self._turn += 1
+        claimed = handlers.claim_due(self.stores, now=now, limit=free, lease=self.lease,
                                      holder=self.holder, busy=busy,
-                                     per_subscription=self.per_subscription)
+                                     per_subscription=self.per_subscription,
+                                     circuits=self.circuits, turn=self._turn)
         with self._lock:
             for delivery in claimed:
                 self._busy[delivery.subscription_id] = (
                     self._busy.get(delivery.subscription_id, 0) + 1)
+                self.circuits.setdefault(delivery.subscription_id, Circuit()).sent(now)
         return claimed
 
-    def _attempt(self, delivery: Delivery) -> None:
+    def finish(self) -> None:
+        """Write what the attempts that ended came to, in one go, and free their slots."""
+        with self._lock:
+            ended = list(self._done)
+            self._ended.clear()
+        outcomes = [outcome for _, outcome in ended if outcome is not None]
+        handlers.finish(self.stores, outcomes, holder=self.holder)
+        now = _now()
+        with self._lock:
+            del self._done[:len(ended)]  # kept until written: a failed write is tried again
+            for delivery, outcome in ended:
+                sub_id = delivery.subscription_id
+                self.circuits.setdefault(sub_id, Circuit()).answered(
+                    outcome is not None and (outcome.attempt is None
+                                             or outcome.attempt.outcome != "no_answer"), now)
+                left = self._busy.get(sub_id, 1) - 1
+                if left:
+                    self._busy[sub_id] = left
+                else:
+                    self._busy.pop(sub_id, None)
+        for outcome in outcomes:
+            if outcome.attempt is not None:
+                _observe(outcome.delivery, outcome.attempt)
+
+    def attempt(self, delivery: Delivery) -> None:
+        """Send one claimed delivery (in a pool thread); its outcome is written by ``finish``."""
+        outcome = None
         try:
-            attempt = handlers.attempt_delivery(
-                self.stores, delivery, holder=self.holder, send=self.send,
-                destinations=self.destinations, schedule=self.settings.webhook_retry_schedule,
-                clock=_now)
-            if attempt is not None:
-                _observe(delivery, attempt)
+            outcome = handlers.attempt(
+                self.stores, delivery, send=self.send, destinations=self.destinations,
+                schedule=self.settings.webhook_retry_schedule, clock=_now)
         except Exception:  # noqa: BLE001 — the lease runs out and the delivery is tried again
             log.exception("delivery attempt failed", extra={"delivery": delivery.id})
         finally:
             with self._lock:
-                left = self._busy.get(delivery.subscription_id, 1) - 1
-                if left:
-                    self._busy[delivery.subscription_id] = left
-                else:
-                    self._busy.pop(delivery.subscription_id, None)
+                self._done.append((delivery, outcome))
+            self._ended.set()
 
 
 def _observe(delivery: Delivery, attempt: Attempt) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.model import (
     ACTIVE,
     CANCELLED,
@@ -209,43 +210,87 @@ def record_events(stores: Stores, batch: Sequence[tuple[Event, tuple[str, int, i
 
 
 def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, holder: str,
-              busy: dict[str, int], per_subscription: int) -> list[Delivery]:
-    """Claim up to ``limit`` due deliveries, fairly: no subscription gets more than
-    ``per_subscription`` in flight (``busy`` counts this worker's), and a subject's deliveries
-    to a subscription go one at a time, in the order received."""
-    full = [s for s, n in busy.items() if n >= per_subscription]
-    claimed: list[Delivery] = []
-    taken: dict[str, int] = {}
-    due = stores.deliveries.due(now, limit=limit * 4, skip_subscriptions=full)
-    heads = stores.deliveries.heads(due)
-    for delivery in due:
-        sub_id = delivery.subscription_id
-        if busy.get(sub_id, 0) + taken.get(sub_id, 0) >= per_subscription:
+              busy: dict[str, int], per_subscription: int,
+              circuits: Mapping[str, Circuit] | None = None, turn: int = 0) -> list[Delivery]:
+    """Claim up to ``limit`` due deliveries, fairly, in a few writes for all of them.
+
+    Round robin over the subscriptions with due work, starting at ``turn``: one delivery of each
+    in turn, so no backlog takes the slots of another subscription. No subscription gets more
+    than ``per_subscription`` in flight (``busy`` counts this worker's), nor more than its share
+    of all the slots while others have due work; one whose circuit is open gets nothing (or its
+    one probe). A subject's deliveries to a subscription go one at a time, in the order
+    received."""
+    circuits = circuits or {}
+    slots = limit + sum(busy.values())
+    queues: list[list[Delivery]] = []
+    # Every subscription, not only the active: a stopped one's deliveries are claimed to be
+    # cancelled.
+    subscription_ids = stores.subscriptions.ids()
+    expired = stores.deliveries.expired_leases(now)
+    for sub_id in subscription_ids:
+        circuit = circuits.get(sub_id)
+        allowed = circuit.allows(now) if circuit is not None else None
+        room = per_subscription - busy.get(sub_id, 0)
+        if allowed is not None:
+            room = min(room, allowed)
+        if room <= 0:
             continue
-        head = heads[(sub_id, delivery.subject)]
-        if head.seq < delivery.seq:
-            # Wait behind the earlier event of the same subject; look again when it may be done.
-            later = max(head.next_attempt_at, now) + timedelta(seconds=1)
-            stores.deliveries.defer(delivery, later)
-            continue
-        if (mine := stores.deliveries.claim(delivery, now, now + lease, holder)) is not None:
-            claimed.append(mine)
-            taken[sub_id] = taken.get(sub_id, 0) + 1
-            if len(claimed) >= limit:
-                break
-    return claimed
+        due = sorted([d for d in expired if d.subscription_id == sub_id]
+                     + stores.deliveries.due_of(sub_id, now, limit=room * 4),
+                     key=lambda d: (d.next_attempt_at, d.seq))
+        heads = stores.deliveries.heads_of(sub_id, {d.subject for d in due})
+        ready, waiting = [], []
+        for delivery in due:
+            head = heads[delivery.subject]
+            if head.seq < delivery.seq:
+                # Wait behind the earlier event of the same subject; look again when it may be done.
+                waiting.append((delivery, max(head.next_attempt_at, now) + timedelta(seconds=1)))
+            else:
+                ready.append(delivery)
+        stores.deliveries.defer_many(waiting)
+        if ready:
+            queues.append(ready[:room])
+    if not queues:
+        return []
+    share = max(1, slots // len(queues))
+    start = turn % len(queues)
+    queues = queues[start:] + queues[:start]
+    picked: list[Delivery] = []
+    for round_ in range(min(per_subscription, share)):
+        for queue in queues:
+            if (round_ < len(queue) and len(picked) < limit
+                    and busy.get(queue[0].subscription_id, 0) + round_ < share):
+                picked.append(queue[round_])
+    return stores.deliveries.claim_many(picked, now, now + lease, holder)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt at a claimed delivery came to, to be written with others in one go:
+    the delivery as it stands after it, and the attempt for the log (None when there was
+    nothing to send: the subscription stopped, the delivery is cancelled)."""
+
+    delivery: Delivery
+    attempt: Attempt | None
 
 
 def attempt_delivery(stores: Stores, delivery: Delivery, *, holder: str, send: Send,
                      destinations: Destinations, schedule: Sequence[int],
                      clock: Clock) -> Attempt | None:
-    """One attempt at a claimed delivery. None when there was nothing to send (the subscription
-    stopped: the delivery is cancelled)."""
+    """One attempt at a claimed delivery, written at once."""
+    outcome = attempt(stores, delivery, send=send, destinations=destinations, schedule=schedule,
+                      clock=clock)
+    finish(stores, [outcome], holder=holder)
+    return outcome.attempt
+
+
+def attempt(stores: Stores, delivery: Delivery, *, send: Send, destinations: Destinations,
+            schedule: Sequence[int], clock: Clock) -> Outcome:
+    """Send a claimed delivery and say what came of it; ``finish`` writes it."""
     subscription = stores.subscriptions.get(delivery.subscription_id)
     if subscription is None or subscription.status != ACTIVE:
         delivery.status = CANCELLED
-        stores.deliveries.finish_attempt(delivery, holder)
-        return None
+        return Outcome(delivery, None)
     event = stores.events.get(delivery.event_id)
     answer = _send(subscription, event, send, destinations, clock())
     now = clock()
@@ -253,15 +298,19 @@ def attempt_delivery(stores: Stores, delivery: Delivery, *, holder: str, send: S
     if answer.outcome == "gone":
         _change(stores, lambda: stores.subscriptions.get(subscription.id),
                 lambda s: s.disable("the endpoint answered 410 Gone", now))
-    stores.deliveries.finish_attempt(delivery, holder)
-    attempt = Attempt(
+    return Outcome(delivery, Attempt(
         delivery_id=delivery.id, subscription_id=delivery.subscription_id,
         event_id=delivery.event_id, event_type=delivery.event_type, number=delivery.attempts,
         at=now, outcome=answer.outcome, status=answer.status, latency_ms=answer.latency_ms,
         error=answer.error,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None)
-    stores.attempts.add(attempt)
-    return attempt
+        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None))
+
+
+def finish(stores: Stores, outcomes: Sequence[Outcome], *, holder: str) -> None:
+    """Write the outcomes of attempts: the deliveries (unless a lease was lost to another
+    worker meanwhile), then the attempt log, one write each for all of them."""
+    stores.deliveries.finish_many([o.delivery for o in outcomes], holder)
+    stores.attempts.add_many([o.attempt for o in outcomes if o.attempt is not None])
 
 
 def _send(subscription: Subscription, event: StoredEvent, send: Send,

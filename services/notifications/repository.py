@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -50,6 +51,9 @@ def ensure_indexes(db: Database) -> None:
     db.events.create_index([("partition", ASCENDING), ("offset", ASCENDING)], unique=True)
     db.events.create_index("time")
     db.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+    db.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING),
+                                ("next_attempt_at", ASCENDING), ("seq", ASCENDING)])
+    db.deliveries.create_index("claim")
     db.deliveries.create_index(
         [("subscription_id", ASCENDING), ("subject", ASCENDING), ("seq", ASCENDING)])
     db.attempts.create_index(
@@ -86,6 +90,10 @@ class Subscriptions:
         if not self.log.record(_doc(subscription, version=subscription.version + 1), []):
             raise StaleSubscription(subscription.id)
         subscription.version += 1
+
+    def ids(self) -> list[str]:
+        """Every subscription's id, in order."""
+        return sorted(d["_id"] for d in self.collection.find({}, {"_id": 1}))
 
     def active(self) -> list[Subscription]:
         """Every active subscription: one read for a whole batch of events to match."""
@@ -202,71 +210,87 @@ class Deliveries:
         doc = self.collection.find_one({"_id": id_})
         return _delivery(doc) if doc else None
 
-    def due(self, now: datetime, *, limit: int, skip_subscriptions: Iterable[str] = ()
-            ) -> list[Delivery]:
-        due = self._unfinished({PENDING: {"next_attempt_at": {"$lte": now}},
-                                IN_FLIGHT: {"lease_until": {"$lt": now}}},
-                               {"subscription_id": {"$nin": list(skip_subscriptions)}})
-        return sorted(due, key=lambda d: (d.next_attempt_at, d.seq))[:limit]
+    def expired_leases(self, now: datetime) -> list[Delivery]:
+        """Deliveries in flight whose worker's lease ran out: due again. Few (at most the
+        attempts in flight), so one query for every subscription."""
+        return [_delivery(d) for d in self.collection.find(
+            {"status": IN_FLIGHT, "lease_until": {"$lt": now}})]
 
-    def heads(self, deliveries: list[Delivery]) -> dict[tuple[str, str], Delivery]:
-        """For each (subscription, subject) among ``deliveries``: its earliest unfinished
-        delivery. One query a state for a whole batch of candidates."""
-        if not deliveries:
+    def due_of(self, subscription_id: str, now: datetime, *, limit: int) -> list[Delivery]:
+        """The subscription's pending deliveries due by ``now``, earliest first."""
+        # Both equalities at the top level: FerretDB hands them to PostgreSQL and decodes only
+        # this subscription's pending deliveries (an `$or` or `$in` on the status made it decode
+        # every delivery ever made); on MongoDB the index serves the range, sort and limit.
+        docs = self.collection.find(
+            {"status": PENDING, "subscription_id": subscription_id,
+             "next_attempt_at": {"$lte": now}}).sort(
+            [("next_attempt_at", ASCENDING), ("seq", ASCENDING)]).limit(limit)
+        return [_delivery(d) for d in docs]
+
+    def heads_of(self, subscription_id: str, subjects: Iterable[str]) -> dict[str, Delivery]:
+        """For each of ``subjects``: the subscription's earliest unfinished delivery of it."""
+        subjects = sorted(subjects)
+        if not subjects:
             return {}
-        unfinished = self._unfinished(
-            {state: {} for state in UNFINISHED},
-            {"subscription_id": {"$in": sorted({d.subscription_id for d in deliveries})},
-             "subject": {"$in": sorted({d.subject for d in deliveries})}})
-        heads: dict[tuple[str, str], Delivery] = {}
-        for delivery in unfinished:
-            key = (delivery.subscription_id, delivery.subject)
-            if key not in heads or delivery.seq < heads[key].seq:
-                heads[key] = delivery
+        heads: dict[str, Delivery] = {}
+        for state in UNFINISHED:  # one query a state, each an equality (see due_of)
+            for doc in self.collection.find({"status": state, "subscription_id": subscription_id,
+                                             "subject": {"$in": subjects}}):
+                delivery = _delivery(doc)
+                if delivery.subject not in heads or delivery.seq < heads[delivery.subject].seq:
+                    heads[delivery.subject] = delivery
         return heads
 
-    def _unfinished(self, by_state: dict[str, dict], common: dict) -> list[Delivery]:
-        # One query for each state, each with `status` equal to it: FerretDB hands a top-level
-        # equality to PostgreSQL and decodes only the deliveries in that state, where an `$or`
-        # or an `$in` on the status made it decode every delivery ever made, in Go, at every
-        # pass of the dispatcher. The other conditions are checked in Go on those few.
-        return [_delivery(doc) for state, condition in by_state.items()
-                for doc in self.collection.find({"status": state, **condition, **common})]
+    def defer_many(self, waits: list[tuple[Delivery, datetime]]) -> None:
+        """Put off each pending delivery until its time, in one round trip."""
+        if waits:
+            self.collection.bulk_write(
+                [UpdateOne({"_id": d.id, "status": PENDING}, {"$set": {"next_attempt_at": until}})
+                 for d, until in waits], ordered=False)
 
-    def defer(self, delivery: Delivery, until: datetime) -> None:
-        self.collection.update_one({"_id": delivery.id, "status": PENDING},
-                                   {"$set": {"next_attempt_at": until}})
-
-    def claim(self, delivery: Delivery, now: datetime, lease_until: datetime,
-              holder: str) -> Delivery | None:
-        """Take the delivery if nobody else did since it was read as due.
+    def claim_many(self, deliveries: list[Delivery], now: datetime, lease_until: datetime,
+                   holder: str) -> list[Delivery]:
+        """Take those of ``deliveries`` nobody else took since they were read as due; three
+        round trips for all of them.
 
         Dispatchers that read the same due delivery insert a claim under the same id, and one
         insert wins: FerretDB 1.24 lets two racing compare-and-set updates both "succeed"
         (shared/changelog.py), so the update alone would send the webhook twice. The id names
         the state the delivery was read in and the lease window, so a claim whose dispatcher
         died before taking the delivery holds it up for one lease at most."""
+        if not deliveries:
+            return []
         window = int(now.timestamp() // (lease_until - now).total_seconds())
-        try:
-            self.claims.insert_one({"_id": claim_id(delivery, window), "holder": holder,
-                                    "at": now})
-        except DuplicateKeyError:
-            return None
-        doc = self.collection.find_one_and_update(
-            {"_id": delivery.id,
+        refused = mongo.insert_new(self.claims, [
+            {"_id": claim_id(d, window), "holder": holder, "at": now} for d in deliveries])
+        won = [d for n, d in enumerate(deliveries) if n not in refused]
+        if not won:
+            return []
+        token = uuid.uuid4().hex
+        self.collection.bulk_write([UpdateOne(
+            {"_id": d.id,
              "$or": [{"status": PENDING, "next_attempt_at": {"$lte": now}},
                      {"status": IN_FLIGHT, "lease_until": {"$lt": now}}]},
-            {"$set": {"status": IN_FLIGHT, "lease_until": lease_until, "holder": holder}},
-            return_document=ReturnDocument.AFTER)
-        return _delivery(doc) if doc else None
+            {"$set": {"status": IN_FLIGHT, "lease_until": lease_until, "holder": holder,
+                      "claim": token}}) for d in won], ordered=False)
+        # Which updates matched: the deliveries now held under this claim.
+        taken = {d["_id"]: _delivery(d) for d in self.collection.find(
+            {"status": IN_FLIGHT, "claim": token})}
+        return [taken[d.id] for d in won if d.id in taken]
 
-    def finish_attempt(self, delivery: Delivery, holder: str) -> bool:
-        """Write the attempt's result, unless the lease was lost to another worker meanwhile."""
-        fields = _doc(delivery)
-        fields.pop("_id")
-        return bool(self.collection.update_one(
-            {"_id": delivery.id, "status": IN_FLIGHT, "holder": holder},
-            {"$set": {**fields, "lease_until": None, "holder": None}}).matched_count)
+    def finish_many(self, deliveries: list[Delivery], holder: str) -> None:
+        """Write each attempt's result, unless the lease was lost to another worker meanwhile;
+        one round trip."""
+        if not deliveries:
+            return
+        updates = []
+        for delivery in deliveries:
+            fields = _doc(delivery)
+            fields.pop("_id")
+            updates.append(UpdateOne(
+                {"_id": delivery.id, "status": IN_FLIGHT, "holder": holder},
+                {"$set": {**fields, "lease_until": None, "holder": None, "claim": None}}))
+        self.collection.bulk_write(updates, ordered=False)
 
     def restart(self, delivery: Delivery, was: str) -> bool:
         """Write a replayed delivery, if it is still in the state it was read in."""
@@ -303,10 +327,10 @@ class Attempts:
     def __init__(self, db: Database):
         self.collection = db.attempts
 
-    def add(self, attempt: Attempt) -> None:
-        # Written already if a worker lost its lease after the attempt and another redid it.
-        with contextlib.suppress(DuplicateKeyError):
-            self.collection.insert_one(_doc(attempt))
+    def add_many(self, attempts: list[Attempt]) -> None:
+        """Log the attempts, in one insert. One is written already if a worker lost its lease
+        after the attempt and another redid it."""
+        mongo.insert_new(self.collection, [_doc(attempt) for attempt in attempts])
 
     def page(self, subscription_id: str, before: tuple[datetime, str] | None,
              limit: int) -> list[Attempt]:

@@ -40,7 +40,7 @@ def race(deliveries: Deliveries, read: Delivery) -> list[str]:
 
     def racer(name: str) -> None:
         start.wait()
-        if deliveries.claim(read, now, now + LEASE, name) is not None:
+        if deliveries.claim_many([read], now, now + LEASE, name):
             won.append(name)
 
     threads = [threading.Thread(target=racer, args=(f"dispatcher-{i}",)) for i in range(RACERS)]
@@ -67,7 +67,7 @@ def test_a_claim_left_by_a_dispatcher_that_died_holds_the_delivery_up_one_lease_
     window = int(now.timestamp() // LEASE.total_seconds())
     # The dispatcher inserted its claim and died before taking the delivery.
     deliveries.claims.insert_one({"_id": claim_id(read, window), "holder": "dead", "at": now})
-    assert deliveries.claim(read, now, now + LEASE, "alive") is None
+    assert deliveries.claim_many([read], now, now + LEASE, "alive") == []
     later = now + LEASE
-    taken = deliveries.claim(read, later, later + LEASE, "alive")
+    [taken] = deliveries.claim_many([read], later, later + LEASE, "alive")
     assert taken is not None and taken.status == IN_FLIGHT

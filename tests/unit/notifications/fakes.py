@@ -44,6 +44,9 @@ class FakeSubscriptions:
         subscription.version += 1
         self.rows[subscription.id] = copy.deepcopy(subscription)
 
+    def ids(self) -> list[str]:
+        return sorted(self.rows)
+
     def active(self) -> list[Subscription]:
         return [copy.deepcopy(s) for s in self.rows.values() if s.status == ACTIVE]
 
@@ -113,41 +116,46 @@ class FakeDeliveries:
         return ((delivery.status == PENDING and delivery.next_attempt_at <= now)
                 or (delivery.status == IN_FLIGHT and lease.get("until") < now))
 
-    def due(self, now, *, limit, skip_subscriptions=()):
-        rows = [d for d, lease in self.rows.values() if self._due(d, lease, now)
-                and d.subscription_id not in skip_subscriptions]
+    def expired_leases(self, now):
+        return [copy.deepcopy(d) for d, lease in self.rows.values()
+                if d.status == IN_FLIGHT and lease.get("until") < now]
+
+    def due_of(self, subscription_id, now, *, limit):
+        rows = [d for d, _ in self.rows.values() if d.subscription_id == subscription_id
+                and d.status == PENDING and d.next_attempt_at <= now]
         return [copy.deepcopy(d) for d in
                 sorted(rows, key=lambda d: (d.next_attempt_at, d.seq))[:limit]]
 
-    def heads(self, deliveries):
-        keys = {(d.subscription_id, d.subject) for d in deliveries}
+    def heads_of(self, subscription_id, subjects):
         heads = {}
         for d, _ in self.rows.values():
-            key = (d.subscription_id, d.subject)
-            if key in keys and d.status in UNFINISHED and (
-                    key not in heads or d.seq < heads[key].seq):
-                heads[key] = copy.deepcopy(d)
+            if (d.subscription_id == subscription_id and d.subject in subjects
+                    and d.status in UNFINISHED
+                    and (d.subject not in heads or d.seq < heads[d.subject].seq)):
+                heads[d.subject] = copy.deepcopy(d)
         return heads
 
-    def defer(self, delivery, until):
-        stored, _ = self.rows[delivery.id]
-        if stored.status == PENDING:
-            stored.next_attempt_at = until
+    def defer_many(self, waits):
+        for delivery, until in waits:
+            stored, _ = self.rows[delivery.id]
+            if stored.status == PENDING:
+                stored.next_attempt_at = until
 
-    def claim(self, delivery, now, lease_until, holder):
-        stored, lease = self.rows[delivery.id]
-        if not self._due(stored, lease, now):
-            return None
-        stored.status = IN_FLIGHT
-        lease.update(until=lease_until, holder=holder)
-        return copy.deepcopy(stored)
+    def claim_many(self, deliveries, now, lease_until, holder):
+        taken = []
+        for delivery in deliveries:
+            stored, lease = self.rows[delivery.id]
+            if self._due(stored, lease, now):
+                stored.status = IN_FLIGHT
+                lease.update(until=lease_until, holder=holder)
+                taken.append(copy.deepcopy(stored))
+        return taken
 
-    def finish_attempt(self, delivery, holder):
-        stored, lease = self.rows[delivery.id]
-        if stored.status != IN_FLIGHT or lease.get("holder") != holder:
-            return False
-        self.rows[delivery.id] = (copy.deepcopy(delivery), {})
-        return True
+    def finish_many(self, deliveries, holder):
+        for delivery in deliveries:
+            stored, lease = self.rows[delivery.id]
+            if stored.status == IN_FLIGHT and lease.get("holder") == holder:
+                self.rows[delivery.id] = (copy.deepcopy(delivery), {})
 
     def restart(self, delivery, was):
         if self.rows[delivery.id][0].status != was:
@@ -160,9 +168,10 @@ class FakeAttempts:
     def __init__(self):
         self.rows: list[Attempt] = []
 
-    def add(self, attempt: Attempt) -> None:
-        if all(a.id != attempt.id for a in self.rows):
-            self.rows.append(attempt)
+    def add_many(self, attempts: list[Attempt]) -> None:
+        for attempt in attempts:
+            if all(a.id != attempt.id for a in self.rows):
+                self.rows.append(attempt)
 
     def page(self, subscription_id, before, limit):
         rows = sorted((a for a in self.rows if a.subscription_id == subscription_id),

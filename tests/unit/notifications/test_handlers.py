@@ -10,6 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from services.notifications import handlers
+from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.model import (
     CANCELLED,
     DELIVERED,
@@ -275,6 +276,35 @@ def test_no_subscription_gets_more_than_its_share_in_flight(stores, clock):
     claimed = handlers.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
                                  busy={busy_one.id: 1}, per_subscription=2)
     assert sorted(d.subscription_id for d in claimed) == sorted([busy_one.id, other.id])
+
+
+def test_claims_go_round_the_subscriptions_so_a_backlog_takes_no_other_ones_slots(stores, clock):
+    backlog = subscribe(stores, YUECHENG)
+    other = subscribe(stores, CITY, counties=["330603"])
+    for offset in range(20):
+        record(stores, issue_created("330602"), clock, offset=offset)
+    clock.advance(1)
+    record(stores, issue_created("330603"), clock, offset=20)
+    clock.advance(1)
+    turns = [[d.subscription_id for d in handlers.claim_due(
+        stores, now=clock(), limit=2, lease=LEASE, holder="w", busy={}, per_subscription=4,
+        turn=turn)] for turn in (0, 1)]
+    assert sorted(turns[0]) == sorted([backlog.id, other.id])
+    assert turns[1] == [backlog.id, backlog.id]
+
+
+def test_an_open_circuit_holds_its_subscriptions_deliveries_back_and_spends_no_attempt(
+        stores, clock):
+    down = subscribe(stores, YUECHENG)
+    up = subscribe(stores, CITY, counties=["330603"])
+    record(stores, issue_created("330602"), clock, offset=0)
+    record(stores, issue_created("330603"), clock, offset=1)
+    circuit = Circuit(open_until=clock() + timedelta(seconds=5))
+    claimed = handlers.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
+                                 busy={}, per_subscription=4, circuits={down.id: circuit})
+    assert [d.subscription_id for d in claimed] == [up.id]
+    held = next(d for d in stores.deliveries.all() if d.subscription_id == down.id)
+    assert (held.status, held.attempts) == (PENDING, 0)
 
 
 def test_a_claim_whose_worker_died_is_taken_again_after_its_lease(stores, clock):
