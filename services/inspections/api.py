@@ -21,7 +21,7 @@ from services.inspections.schemas import (
     PlanSchema,
     ResultsSchema,
 )
-from shared import counties, idempotency, mongo
+from shared import counties, evidence, idempotency, mongo
 from shared.auth import Principal, require
 from shared.clock import now_ms
 from shared.pagination import decode_cursor, encode_cursor, time_and_id
@@ -126,6 +126,12 @@ class Results(MethodView):
     def post(self, body: dict, inspection_id: str, principal: Principal):
         """File the results once; completes the inspection. Honours Idempotency-Key: the same
         key and body answer the first filing again; anything else after it is 409."""
+        unknown = {str(i): {"evidence": refused} for i, c in enumerate(body["checks"])
+                   if (refused := _evidence().check_references(
+                       evidence.inspection_owner(inspection_id), c["evidence"]))}
+        if unknown:
+            first = next(iter(next(iter(unknown.values()))["evidence"].values()))[0]
+            raise Unprocessable(first, errors={"checks": unknown})
         checks = [Check(item_id=c["item_id"], outcome=c["outcome"],
                         observed_at=c["observed_at"], findings=c["findings"],
                         evidence=tuple(c["evidence"])) for c in body["checks"]]
@@ -133,6 +139,59 @@ class Results(MethodView):
         return _present(handlers.file_results(
             *_repositories(), inspection_id, principal, checks, new_problems, now_ms(),
             key=idempotency.key(), fingerprint=idempotency.fingerprint(request.get_json())))
+
+
+def _evidence() -> evidence.EvidenceStore:
+    return evidence.EvidenceStore(mongo.database(current_app.config["SETTINGS"], SERVICE))
+
+
+@blp.route("/<inspection_id>/evidence")
+class InspectionEvidence(MethodView):
+    @require("inspector")
+    @blp.arguments(evidence.UploadSchema, location="files")
+    @blp.response(201, evidence.EvidenceSchema)
+    @blp.alt_response(413, description="larger than 10 MB")
+    @blp.alt_response(415, description="neither JPEG nor PNG by its bytes")
+    @blp.alt_response(422, description="damaged, truncated or too many pixels")
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
+                          "schema": {"type": "string"}}])
+    def post(self, files: dict, inspection_id: str, principal: Principal):
+        """A photo taken on site by the team, while the inspection is in progress; answers the
+        id to put in a check's ``evidence``. docs/evidence.md says what is kept and served."""
+        inspections, _ = _repositories()
+        photo = evidence.uploaded(files)
+        key = idempotency.key()
+        evidence_id = (idempotency.derived_id("inspections.evidence", principal.sub, key) if key
+                       else str(uuid.uuid4()))
+        kept = handlers.add_evidence(inspections, _evidence(), inspection_id, principal, photo,
+                                     evidence_id=evidence_id, now=now_ms())
+        location = url_for("inspections.InspectionEvidenceById", inspection_id=inspection_id,
+                           evidence_id=kept.id)
+        return kept.shown_to(city=principal.is_city), {"Location": location}
+
+
+@blp.route("/<inspection_id>/evidence/<evidence_id>")
+class InspectionEvidenceById(MethodView):
+    @require(*ANYONE)
+    @blp.doc(responses={200: evidence.IMAGE_RESPONSE})
+    def get(self, inspection_id: str, evidence_id: str, principal: Principal):
+        """The photo as served, without EXIF, GPS or other metadata; for whoever may see the
+        inspection (rule U: the county only once it has started)."""
+        inspections, _ = _repositories()
+        store = _evidence()
+        return evidence.serve(store, handlers.evidence(inspections, store, inspection_id,
+                                                       evidence_id, principal))
+
+
+@blp.route("/<inspection_id>/evidence/<evidence_id>/metadata")
+class InspectionEvidenceMetadata(MethodView):
+    @require(*ANYONE)
+    @blp.response(200, evidence.EvidenceSchema)
+    def get(self, inspection_id: str, evidence_id: str, principal: Principal):
+        """What was kept of the original; its GPS position for city admins only."""
+        inspections, _ = _repositories()
+        return handlers.evidence(inspections, _evidence(), inspection_id, evidence_id,
+                                 principal).shown_to(city=principal.is_city)
 
 
 @blp.route("/<inspection_id>/cancel")

@@ -26,6 +26,7 @@ from services.inspections.domain.model import (
 )
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
+from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 from shared.domain import Unknown
 
 # A change lost to a concurrent one is decided again on fresh state, a few times at most.
@@ -40,6 +41,11 @@ class UnknownInspection(Unknown):
 
     def __init__(self):
         super().__init__("There is no such inspection.")
+
+
+class UnknownEvidence(Unknown):
+    def __init__(self):
+        super().__init__("The inspection has no such photo.")
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,24 @@ def file_results(inspections: InspectionRepository, items: ItemCopy, inspection_
     for check in filed:
         CHECKS.labels("failed" if check.outcome == FAIL else "passed").inc()
     return view(items, inspection, by)
+
+
+def add_evidence(inspections: InspectionRepository, store: EvidenceStore, inspection_id: str,
+                 by: Viewer, photo: Photo, *, evidence_id: str, now: datetime) -> Evidence:
+    """Keep a photo the team took on site, for the checks of the results to name."""
+    _visible(inspections, inspection_id, by).check_may_add_evidence(by)
+    return store.add(evidence_id, inspection_owner(inspection_id), photo, uploaded_by=by.sub,
+                     now=now)
+
+
+def evidence(inspections: InspectionRepository, store: EvidenceStore, inspection_id: str,
+             evidence_id: str, viewer: Viewer) -> Evidence:
+    """A photo of the inspection, for whoever may see the inspection (rules U and X)."""
+    _visible(inspections, inspection_id, viewer)
+    found = store.of(inspection_owner(inspection_id), evidence_id)
+    if found is None:
+        raise UnknownEvidence()
+    return found
 
 
 def cancel(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Viewer,

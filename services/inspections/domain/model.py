@@ -275,6 +275,13 @@ class Inspection:
             "checks": len(checks), "passed": len(checks) - failed, "failed": failed,
             "new_problems": len(new_problems), "completed_at": now})
 
+    def check_may_add_evidence(self, by: Viewer) -> None:
+        """Photos are taken on site: by the team, while the inspection is in progress."""
+        self._check_team_member(by, "add evidence to")
+        if self.status != IN_PROGRESS:
+            raise WrongStatus(f"The inspection is {self.status}; photos are added while it is "
+                              "in progress, before the results are filed.")
+
     def cancel(self, by: Viewer, now: datetime, reason: str | None = None) -> None:
         """The city calls off a planned or running inspection. No event: the contract has none,
         and a cancelled plan that never started must stay unknown to its county (rule U)."""

@@ -4,6 +4,7 @@ of the authorisation matrix; and the few resources the security specifications a
 from __future__ import annotations
 
 import dataclasses
+import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -17,6 +18,7 @@ from shared import mongo
 from shared.auth import mint
 from shared.config import Settings
 from tests.integration.security.matrix import PRINCIPALS, TEAM, C
+from tests.photos import jpeg
 from tests.unit.notifications.events import issue_created
 
 WRONG_SECRET = "not-the-secret-of-this-deployment-at-all"
@@ -35,6 +37,11 @@ def plan_body(item_ids: list[str], **fields) -> dict:
     return {"target_county": C, "kind": "spot_check", "team": TEAM,
             "window_start": (now - timedelta(hours=1)).isoformat(),
             "window_end": (now + timedelta(days=1)).isoformat(), "item_ids": item_ids} | fields
+
+
+def photo_upload() -> dict:
+    return {"data": {"file": (io.BytesIO(jpeg()), "photo.jpg")},
+            "content_type": "multipart/form-data"}
 
 
 class Services:
@@ -86,6 +93,18 @@ class Services:
             item = self.ok("issues", "city", "POST", f"/v1/items/{item['id']}/transitions",
                            json={"to": to, **extra}, headers={"If-Match": item["etag"]})
         return item
+
+    def item_photo(self) -> dict:
+        item = self.item()
+        return item | {"photo": self.photo("issues", "city", f"/v1/items/{item['id']}")}
+
+    def started_photo(self) -> dict:
+        started = self.started()
+        return started | {"photo": self.photo(
+            "inspections", "inspector_team", f"/v1/inspections/{started['id']}")}
+
+    def photo(self, service: str, uploader: str, owner_path: str) -> str:
+        return self.ok(service, uploader, "POST", f"{owner_path}/evidence", **photo_upload())["id"]
 
     def copied_item(self, county: str = C) -> str:
         """An item of ``county`` in the inspections service's copy, as its consumer keeps it

@@ -5,7 +5,8 @@ expects the status written here, and ``python -m tests.integration.security.matr
 same table as docs/authorisation.md (a test checks that the document is the rendering).
 
 The target county C is 越城区 (330602); "another county" is 柯桥区 (330603). Resources named in a
-path ({item}, {inspection}, {subscription}) belong to C, or are owned by C's subscriber.
+path ({item}, {inspection}, {subscription}) belong to C, or are owned by C's subscriber; a
+{photo} is one uploaded to the {item} or the {inspection}.
 """
 
 from __future__ import annotations
@@ -98,6 +99,15 @@ ENDPOINTS: list[Endpoint] = [
              expect(403, city=200, county_c=200, county_other=404), needs="item"),
     Endpoint("issues", "POST", "/v1/items/{item}/transitions", "verify: → closed (销号)",
              expect(403, city=200, county_other=404), needs="pending_item"),
+    Endpoint("issues", "POST", "/v1/items/{item}/evidence", "upload a photo of an item of C",
+             expect(403, city=201, county_c=201, county_other=404), needs="item"),
+    Endpoint("issues", "GET", "/v1/items/{item}/evidence/{photo}", "a photo of an item of C",
+             expect(404, city=200, county_c=200, subscriber_c=200, **each(INSPECTORS, 403)),
+             needs="item_photo"),
+    Endpoint("issues", "GET", "/v1/items/{item}/evidence/{photo}/metadata",
+             "what was kept of the photo", expect(404, city=200, county_c=200, subscriber_c=200,
+                                                  **each(INSPECTORS, 403)),
+             needs="item_photo", note="the GPS position for the city only"),
     Endpoint("issues", "GET", "/v1/ledger", "the ledger", expect(200),
              note="a county role gets its own county's row only"),
     Endpoint("issues", "GET", "/v1/ranking", "the quarterly ranking", expect(403, city=200)),
@@ -121,6 +131,17 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("inspections", "POST", "/v1/inspections/{inspection}/results", "file results",
              expect(403, inspector_team=200, inspector_off=404, inspector_c=404),
              needs="started"),
+    Endpoint("inspections", "POST", "/v1/inspections/{inspection}/evidence", "a photo on site",
+             expect(403, inspector_team=201, inspector_off=404, inspector_c=404),
+             needs="started"),
+    Endpoint("inspections", "GET", "/v1/inspections/{inspection}/evidence/{photo}",
+             "a photo of a started one",
+             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200),
+             needs="started_photo", note="as the inspection: hidden from C until started"),
+    Endpoint("inspections", "GET", "/v1/inspections/{inspection}/evidence/{photo}/metadata",
+             "what was kept of the photo",
+             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200),
+             needs="started_photo", note="the GPS position for the city only"),
     Endpoint("inspections", "POST", "/v1/inspections/{inspection}/cancel", "cancel",
              expect(403, city=200), needs="planned"),
     *_health("inspections"),

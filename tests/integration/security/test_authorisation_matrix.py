@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.security.conftest import Services, item_body, plan_body
+from tests.integration.security.conftest import Services, item_body, photo_upload, plan_body
 from tests.integration.security.matrix import ENDPOINTS, PRINCIPALS, C, Endpoint, render
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "authorisation.md"
@@ -23,7 +23,8 @@ def request_for(endpoint: Endpoint, services: Services) -> tuple[str, dict]:
     path = (endpoint.path.replace("=C", f"={C}").replace("/C", f"/{C}")
             .replace("{item}", resource.get("id", "")).replace("{inspection}",
                                                                 resource.get("id", ""))
-            .replace("{subscription}", resource.get("id", "")))
+            .replace("{subscription}", resource.get("id", ""))
+            .replace("{photo}", resource.get("photo", "")))
     now = datetime.now(UTC)
     bodies = {
         "/v1/items": {"json": item_body()},
@@ -36,6 +37,8 @@ def request_for(endpoint: Endpoint, services: Services) -> tuple[str, dict]:
             {"item_id": i, "outcome": "pass", "observed_at": (now - timedelta(minutes=1))
              .isoformat()} for i in resource.get("item_ids", [])]}},
         "/v1/inspections/{inspection}/cancel": {"json": {"reason": "计划调整"}},
+        "/v1/items/{item}/evidence": photo_upload(),
+        "/v1/inspections/{inspection}/evidence": photo_upload(),
         "/v1/subscriptions": {"json": {"url": "http://127.0.0.1:9/hook", "event_types": ["*"],
                                        "counties": [C]}},
         "/v1/subscriptions/{subscription}/replay": {
@@ -77,7 +80,8 @@ def test_every_operation_of_every_openapi_document_is_in_the_matrix(services):
         for path, operations in document["paths"].items():
             template = (path.replace("{item_id}", "{item}")
                         .replace("{inspection_id}", "{inspection}")
-                        .replace("{id_}", "{subscription}").replace("{county}", "C"))
+                        .replace("{id_}", "{subscription}").replace("{county}", "C")
+                        .replace("{evidence_id}", "{photo}"))
             for method in operations:
                 if method in ("get", "post", "put", "patch", "delete"):
                     assert (service, method.upper(), template) in in_matrix, (service, method,
