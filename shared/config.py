@@ -42,6 +42,19 @@ class Settings:
     region: str = "330600"
     divisions_dir: str = ""
     region_extras: str = ""
+    # The web app (services/web): the services it calls, where people reach it, its sign-in.
+    issues_url: str = "http://127.0.0.1:8001"
+    inspections_url: str = "http://127.0.0.1:8002"
+    notifications_url: str = "http://127.0.0.1:8003"
+    web_public_url: str = "http://127.0.0.1:8000"
+    web_session_secret: str = "dev-only-session-secret-change-me"
+    web_local_sign_in: bool = False
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scope: str = "openid profile"
+    oidc_role_claim: str = "role"
+    oidc_county_claim: str = "county"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -67,6 +80,18 @@ class Settings:
             region=env.get("SUPERVISION_REGION", cls.region).strip(),
             divisions_dir=env.get("DIVISIONS_DIR", cls.divisions_dir),
             region_extras=env.get("SUPERVISION_REGION_EXTRAS", cls.region_extras),
+            issues_url=env.get("ISSUES_URL", cls.issues_url),
+            inspections_url=env.get("INSPECTIONS_URL", cls.inspections_url),
+            notifications_url=env.get("NOTIFICATIONS_URL", cls.notifications_url),
+            web_public_url=env.get("WEB_PUBLIC_URL", cls.web_public_url),
+            web_session_secret=env.get("WEB_SESSION_SECRET", cls.web_session_secret),
+            web_local_sign_in=env.get("WEB_LOCAL_SIGN_IN", "0") == "1",
+            oidc_issuer=env.get("OIDC_ISSUER", cls.oidc_issuer),
+            oidc_client_id=env.get("OIDC_CLIENT_ID", cls.oidc_client_id),
+            oidc_client_secret=env.get("OIDC_CLIENT_SECRET", cls.oidc_client_secret),
+            oidc_scope=env.get("OIDC_SCOPE", cls.oidc_scope),
+            oidc_role_claim=env.get("OIDC_ROLE_CLAIM", cls.oidc_role_claim),
+            oidc_county_claim=env.get("OIDC_COUNTY_CLAIM", cls.oidc_county_claim),
         )
 
     def topic(self, name: str) -> str:
