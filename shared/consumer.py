@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -26,13 +25,12 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from shared import logging as slog
-from shared import mongo
+from shared import mongo, process
 from shared.config import Settings
 from shared.events import Event, InvalidEvent, dlq_topic, now, parse
 from shared.kafka import consumer as make_consumer
 from shared.kafka import producer as make_producer
 from shared.metrics import CONSUMER_LAG, EVENT_HANDLING, EVENT_LAG, EVENTS_CONSUMED
-from shared.metrics import serve_from_env as serve_metrics_from_env
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +77,6 @@ class ConsumerRunner:
         self._failures: dict[tuple[str, int, int], int] = {}
         self._lag_checked = 0.0
         self._budget_ends = float("inf")
-
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
 
     def run(self) -> None:
         log.info("consumer started", extra={"group": self.group_id})
@@ -262,12 +256,10 @@ def run_consumer(service: str, handlers_for: Callable[[Settings], dict[str, Hand
                  topics: tuple[str, ...],
                  batch_handler_for: Callable[[Settings], BatchHandler] | None = None) -> None:
     """The entry point of a service's consumer process."""
-    settings = Settings.from_env()
-    slog.configure(f"{service}-consumer", settings.log_level)
-    serve_metrics_from_env()
+    settings = process.start(f"{service}-consumer")
     runner = ConsumerRunner(service, settings, handlers_for(settings),
                             topics=tuple(settings.topic(t) for t in topics),
                             batch_handler=batch_handler_for(settings) if batch_handler_for
                             else None)
-    runner.install_signal_handlers()
+    process.stop_on_signals(runner.stop)
     runner.run()

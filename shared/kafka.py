@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -65,7 +64,7 @@ def consumer(settings: Settings, group_id: str, topics: tuple[str, ...], client_
     )
     # Static membership: an instance restarted under the same id takes its partitions back
     # at once instead of waiting for a rebalance (one id per replica, e.g. a pod name).
-    if instance_id := os.environ.get("CONSUMER_INSTANCE_ID"):
+    if instance_id := settings.consumer_instance_id:
         options["group_instance_id"] = f"{group_id}-{instance_id}"
     options.update(overrides)
     return KafkaConsumer(*topics, **options)

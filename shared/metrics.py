@@ -8,7 +8,6 @@ Labels stay bounded: route templates, event types, outcomes, county codes; never
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +23,8 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
+
+from shared.config import Settings
 
 # Our latencies: HTTP in milliseconds to a second or two, pipeline lag up to minutes.
 HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -62,7 +63,7 @@ CONSUMER_LAG = Gauge(
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    return Settings.from_env().prometheus_multiproc_dir
 
 
 def exposition(extra: Iterable = ()) -> tuple[bytes, str]:
@@ -87,7 +88,7 @@ class ReadAtMostEvery:
 
     def __init__(self, collector, seconds: float | None = None):
         self.collector = collector
-        self.seconds = (float(os.environ.get("DATABASE_GAUGES_SECONDS", "15"))
+        self.seconds = (Settings.from_env().database_gauges_seconds
                         if seconds is None else seconds)
         self._lock = threading.Lock()
         self._families: list | None = None
@@ -108,17 +109,17 @@ class _Everything:
         return REGISTRY.collect()
 
 
-def serve_from_env() -> None:
+def serve_from_env(settings: Settings | None = None) -> None:
     """A worker outside gunicorn serves its own /metrics on ``METRICS_PORT`` when that is set:
     where it shares no multiprocess directory with its web process (one process a pod)."""
-    port = os.environ.get("METRICS_PORT")
+    port = (settings or Settings.from_env()).metrics_port
     if not port:
         return
     registry = REGISTRY
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    start_http_server(int(port), registry=registry)
+    start_http_server(port, registry=registry)
 
 
 def child_exit(server, worker) -> None:

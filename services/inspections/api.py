@@ -24,6 +24,7 @@ from services.inspections.schemas import (
 from shared import counties, evidence, idempotency, mongo
 from shared.auth import Principal, require
 from shared.clock import now_ms
+from shared.errors import Unprocessable
 from shared.pagination import decode_cursor, encode_cursor, time_and_id
 
 ANYONE = ("city_admin", "county_admin", "inspector", "subscriber")

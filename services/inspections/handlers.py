@@ -26,8 +26,8 @@ from services.inspections.domain.model import (
 )
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
-from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 from shared.domain import Unknown
+from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 
 # A change lost to a concurrent one is decided again on fresh state, a few times at most.
 ATTEMPTS = 5

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 
 from services.issues import SERVICE, handlers
 from services.issues.repository import MongoItemRepository, ensure_indexes
-from shared import logging as slog
-from shared import mongo
+from shared import mongo, process
 from shared.clock import now_ms
 from shared.config import Settings
-from shared.metrics import serve_from_env as serve_metrics_from_env
 from shared.outbox import lease
 
 log = logging.getLogger(__name__)
@@ -46,13 +43,8 @@ def run(settings: Settings, stop: threading.Event, interval: float) -> None:
 
 
 def main() -> None:
-    settings = Settings.from_env()
-    slog.configure(f"{SERVICE}-scheduler", settings.log_level)
-    serve_metrics_from_env()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    run(settings, stop, float(os.environ.get("OVERDUE_SCAN_SECONDS", "30")))
+    settings = process.start(f"{SERVICE}-scheduler")
+    run(settings, process.stop_on_signals(), settings.overdue_scan_seconds)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,12 @@ DEFAULTS_ON_PURPOSE = {
     "DATABASE_PREFIX",  # a prefix of its own is for tests; a deployment uses supervision_*
     "KAFKA_TOPIC_PREFIX",  # likewise: a deployment's topics are the contract's names
     "WEBHOOK_TIMEOUT_SECONDS",  # the contract's 10 s
+    # Tuning whose defaults suit a compose stack.
+    "OVERDUE_SCAN_SECONDS", "DELIVERY_CONCURRENCY", "DELIVERY_PER_SUBSCRIPTION",
+    "DELIVERY_LEASE_SECONDS", "WEBHOOK_SECRET_GRACE_SECONDS", "DATABASE_GAUGES_SECONDS",
+    # One process a pod only (deploy/k8s): compose's workers share their web's metrics
+    # directory, and a static group membership id is one replica's, never a whole service's.
+    "METRICS_PORT", "CONSUMER_INSTANCE_ID",
 }
 # Variables compose sets that no code of ours reads, and who reads them instead.
 READ_BY_OTHERS = {"GUNICORN_CMD_ARGS"}  # gunicorn
