@@ -3,6 +3,7 @@
 #   make install   Python virtualenv + the local stack's Kafka, PostgreSQL, FerretDB, Prometheus
 #   make up        start the local stack (Kafka, PostgreSQL, FerretDB, Prometheus) in the background
 #   make run       stack + every service in the foreground; Ctrl-C stops it all
+#   make logs      follow the full JSON logs of make run's processes (var/log/)
 #   make test      pytest against a throw-away stack of its own (var/test, other ports)
 #   make down      stop the local stack       make status   show it
 #   make clean     stop it and wipe its state (var/); downloads in .cache/ are kept
@@ -20,7 +21,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 LOCAL := deploy/local
 
-.PHONY: help install venv up down status run test clean demo token docs fuzz bench
+.PHONY: help install venv up down status run logs test clean demo token docs fuzz bench
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
@@ -57,6 +58,11 @@ status: ## show the local stack's processes and health
 
 run: install ## the stack and all services (deploy/local/Procfile) in the foreground
 	@$(LOCAL)/run.sh
+
+# One log per Procfile process, plus the demo load's and the supervisor's, in STACK_DIR/log/.
+logs: ## follow the logs of make run's processes (PROCESS=issues-consumer: that one only)
+	@cd "$${STACK_DIR:-var}/log" 2>/dev/null || { echo "no logs yet in $${STACK_DIR:-var}/log/: make run first" >&2; exit 1; }; \
+	exec tail -n 20 -F $(if $(PROCESS),$(PROCESS).log,$$(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1.log/p' "$(CURDIR)/$(LOCAL)/Procfile") demo-data.log supervisor.log)
 
 # A stack is a directory under var/ whose run/ holds ports.env or pid files (postgres/run/,
 # PostgreSQL's socket directory, holds neither). The data of PostgreSQL belongs to the

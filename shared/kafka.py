@@ -74,7 +74,9 @@ def reachable(settings: Settings, timeout_s: float = 2.0) -> bool:
     """A metadata round trip to the bootstrap servers."""
     probe = None
     try:
+        # No group, so no auto-commit (kafka-python warns at every probe otherwise).
         probe = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                              enable_auto_commit=False,
                               request_timeout_ms=int(timeout_s * 1000) + 1000,
                               api_version_auto_timeout_ms=int(timeout_s * 1000))
         return probe.topics() is not None

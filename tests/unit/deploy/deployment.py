@@ -29,8 +29,11 @@ _ENV_READ = re.compile(r"""(?:environ|env)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]*)
 
 
 def program(argv: list[str]) -> list[str]:
-    """``argv`` without its ``env`` prefix and virtualenv path: what runs, in any deployment."""
+    """``argv`` without its ``exec env`` prefix and virtualenv path: what runs, in any
+    deployment."""
     args = list(argv)
+    if args and args[0] == "exec":
+        args.pop(0)
     if args and args[0] == "env":
         args.pop(0)
         while args and (args[0] == "-u" or re.fullmatch(r"[A-Z_]+=.*", args[0])):
