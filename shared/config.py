@@ -23,6 +23,12 @@ class Settings:
     jwt_secret: str = "dev-only-secret-change-me-before-any-deployment"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_partitions: int = 6
+    # Replicas of each topic the bootstrap creates, the in-sync replicas a write needs
+    # (min.insync.replicas), and how many replicas a producer waits for (acks: all, 1 or 0).
+    # One broker locally; 3 / 2 / all in docker-compose and Kubernetes (docs/deployment.md).
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
+    kafka_acks: str = "all"
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     # Prefix of every service database name; tests give each run its own.
     database_prefix: str = "supervision"
@@ -79,6 +85,11 @@ class Settings:
             jwt_secret=env.get("SUPERVISION_JWT_SECRET", cls.jwt_secret),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers),
             kafka_partitions=int(env.get("KAFKA_PARTITIONS", cls.kafka_partitions)),
+            kafka_replication_factor=int(
+                env.get("KAFKA_REPLICATION_FACTOR", cls.kafka_replication_factor)),
+            kafka_min_insync_replicas=int(
+                env.get("KAFKA_MIN_INSYNC_REPLICAS", cls.kafka_min_insync_replicas)),
+            kafka_acks=env.get("KAFKA_ACKS", cls.kafka_acks),
             mongodb_uri=env.get("MONGODB_URI", cls.mongodb_uri),
             database_prefix=env.get("DATABASE_PREFIX", cls.database_prefix),
             topic_prefix=env.get("KAFKA_TOPIC_PREFIX", cls.topic_prefix),

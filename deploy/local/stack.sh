@@ -279,6 +279,10 @@ ensure_topics() {
     local out
     out="$(cd "$REPO_ROOT" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" "$py" -m shared.kafka ensure-topics 2>&1)" \
         || die "creating Kafka topics failed (python -m shared.kafka ensure-topics):"$'\n'"$out"
+    local line
+    while IFS= read -r line; do
+        [[ "$line" != "differs: "* ]] || warn "kafka topic ${line#differs: }"
+    done <<<"$out"
     ok "kafka topics: ${out##*$'\n'}"
 }
 

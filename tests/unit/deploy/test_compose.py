@@ -27,6 +27,7 @@ DEFAULTS_ON_PURPOSE = {
     "DATABASE_PREFIX",  # a prefix of its own is for tests; a deployment uses supervision_*
     "KAFKA_TOPIC_PREFIX",  # likewise: a deployment's topics are the contract's names
     "WEBHOOK_TIMEOUT_SECONDS",  # the contract's 10 s
+    "DIVISIONS_DIR",  # the image installs the division codes where the default points
     # Tuning whose defaults suit a compose stack.
     "OVERDUE_SCAN_SECONDS", "DELIVERY_CONCURRENCY", "DELIVERY_PER_SUBSCRIPTION",
     "DELIVERY_LEASE_SECONDS", "WEBHOOK_SECRET_GRACE_SECONDS", "DATABASE_GAUGES_SECONDS",
@@ -58,6 +59,11 @@ def depends_on(name: str) -> dict[str, str]:
                 found[other] = how["condition"]
                 todo.append(other)
     return found
+
+
+def brokers() -> dict[str, dict]:
+    return {name: s for name, s in services().items() if s.get("image", "").startswith(
+        "apache/kafka:")}
 
 
 def published(service: str) -> set[int]:
@@ -94,7 +100,7 @@ def test_topics_are_created_by_the_same_bootstrap_as_the_local_stack_before_anyt
     topics = services()["topics"]
     assert topics["command"] == TOPIC_BOOTSTRAP
     assert topics["restart"] == "no"  # a one-shot job; service_completed_successfully waits
-    assert depends_on("topics") == {"kafka": "service_healthy"}
+    assert depends_on("topics") == dict.fromkeys(brokers(), "service_healthy")
     stack = (ROOT / "deploy" / "local" / "stack.sh").read_text()
     assert " ".join(TOPIC_BOOTSTRAP[1:]) in stack
 
@@ -145,12 +151,13 @@ def test_compose_sets_no_variable_that_nothing_reads():
 
 def test_processes_reach_kafka_and_mongo_at_the_addresses_compose_gives_them():
     env = next(iter(app_services().values()))["environment"]
-    kafka = services()["kafka"]["environment"]
-    host, port = env["KAFKA_BOOTSTRAP_SERVERS"].split(":")
-    assert re.search(rf"//{host}:{port}\b", kafka["KAFKA_ADVERTISED_LISTENERS"])
-    assert re.search(rf"://:{port}\b", kafka["KAFKA_LISTENERS"])
+    for server in env["KAFKA_BOOTSTRAP_SERVERS"].split(","):
+        host, port = server.split(":")
+        kafka = services()[host]["environment"]
+        assert re.search(rf"//{host}:{port}\b", kafka["KAFKA_ADVERTISED_LISTENERS"])
+        assert re.search(rf"://:{port}\b", kafka["KAFKA_LISTENERS"])
+        assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # topics from the bootstrap
     assert env["MONGODB_URI"] == f"mongodb://mongo:{CONTRACT_PORTS['mongo']}"
-    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # topics come from the bootstrap
 
 
 def test_kafka_runs_the_version_the_local_stack_pins():
@@ -177,3 +184,34 @@ def test_every_file_compose_mounts_or_builds_from_is_in_the_repository():
             else:
                 assert source in compose()["volumes"], f"{name}: undeclared volume {source}"
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_three_brokers_keep_three_replicas_of_every_topic_two_in_sync_for_a_write():
+    kafka = brokers()
+    assert len(kafka) == 3
+    envs = [spec["environment"] for spec in kafka.values()]
+    assert sorted(int(e["KAFKA_NODE_ID"]) for e in envs) == [1, 2, 3]
+    voters = {f"{e['KAFKA_NODE_ID']}@{name}:9093" for name, e in zip(kafka, envs, strict=True)}
+    for env in envs:
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
+        assert len({env["CLUSTER_ID"] for env in envs}) == 1
+        assert int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == 3
+        assert int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
+        assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == 3
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+    # Each broker its own disk and its own host port.
+    volumes = [spec["volumes"][0].split(":")[0] for spec in kafka.values()]
+    assert len(set(volumes)) == 3
+    assert len({port for name in kafka for port in published(name)}) == 3
+
+
+def test_the_services_reach_every_broker_and_write_with_the_production_settings():
+    kafka = brokers()
+    for name, spec in app_services().items():
+        env = spec["environment"]
+        hosts = {server.split(":")[0] for server in env["KAFKA_BOOTSTRAP_SERVERS"].split(",")}
+        assert hosts == set(kafka), name
+        assert env["KAFKA_REPLICATION_FACTOR"] == "${KAFKA_REPLICATION_FACTOR:-3}", name
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "${KAFKA_MIN_INSYNC_REPLICAS:-2}", name
+        assert env["KAFKA_ACKS"] == "${KAFKA_ACKS:-all}", name
+    assert services()["topics"]["environment"]["KAFKA_REPLICATION_FACTOR"].endswith(":-3}")

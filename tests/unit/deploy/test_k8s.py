@@ -218,3 +218,9 @@ def test_selectors_of_workloads_services_and_disruption_budgets_find_their_pods(
     for name, budget in budgets.items():
         assert selects(budget["spec"]["selector"]["matchLabels"]) == [name]
     assert set(budgets) == set(workloads())
+
+
+def test_topics_get_three_replicas_two_in_sync_and_producers_wait_for_all():
+    data = config()["data"]
+    assert (data["KAFKA_REPLICATION_FACTOR"], data["KAFKA_MIN_INSYNC_REPLICAS"],
+            data["KAFKA_ACKS"]) == ("3", "2", "all")
