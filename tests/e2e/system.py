@@ -44,6 +44,8 @@ class LocalSystem:
         directory.mkdir(parents=True)
         ports = {variable: str(free_port()) for variable in PORTS}
         binds = {service: f"127.0.0.1:{free_port()}" for service in SERVICES}
+        # The web app's address too (run.sh refuses a taken port of any Procfile web process).
+        web_bind = f"127.0.0.1:{free_port()}"
         env = dict(os.environ)
         for inherited in ("PROMETHEUS_MULTIPROC_DIR", "KAFKA_TOPIC_PREFIX", "DATABASE_PREFIX"):
             env.pop(inherited, None)
@@ -53,7 +55,7 @@ class LocalSystem:
             KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{ports['KAFKA_PORT']}",
             MONGODB_URI=f"mongodb://127.0.0.1:{ports['MONGO_PORT']}",
             WEBHOOK_ALLOWED_HOSTS="127.0.0.1", WEBHOOK_RETRY_SCHEDULE="0,1,1,2,4,8",
-            WEB_CONCURRENCY="2", PYTHONUNBUFFERED="1",
+            WEB_CONCURRENCY="2", PYTHONUNBUFFERED="1", WEB_BIND=web_bind,
             **{f"{service.upper()}_BIND": bind for service, bind in binds.items()})
         settings = Settings.from_env(env)
         return cls(directory, env, {s: f"http://{b}" for s, b in binds.items()}, settings)
