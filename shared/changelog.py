@@ -29,12 +29,18 @@ The rules that make it hold:
 - On FerretDB the guarded update of ``current`` is itself a read then a write, so under
   concurrent writes of one aggregate its ``current`` document can lag a moment behind; a read
   by id is always right, and it heals the lag.
+
+A consumer applies a whole poll in a few round trips (``current_of``, ``record_many``): it
+decides on the current states as ``current`` has them, without looking for newer changes. That
+is safe because the guard is the insert: a state that was behind makes its change collide with
+the change already recorded at that version, the change is refused, and the event is applied
+again one at a time, through ``get``, which heals.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
@@ -115,6 +121,46 @@ class ChangeLog:
             return False
         self._keep_current(state)
         return True
+
+    def current_of(self, aggregate_ids: Iterable[str]) -> dict[str, dict]:
+        """The states ``current`` holds of many aggregates (those it has), as they are: a moment
+        behind at worst, which ``record_many`` then refuses. One read by id each, a few at
+        once, not one ``$in``: FerretDB hands PostgreSQL no ``$in``, so that would read the
+        whole collection (docs/performance.md)."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        docs = mongo.concurrently(lambda id_: self.current.find_one({"_id": id_}), ids)
+        return {doc["_id"]: doc for doc in docs if doc is not None}
+
+    def record_many(self, batch: Sequence[tuple[dict, list[dict]]]) -> list[bool]:
+        """Record many changes as ``record`` would, in a few writes; answer for each whether it
+        was recorded. The changes of one aggregate come in version order, each decided on the
+        one before; a change whose predecessor was refused is refused too, untried.
+
+        The k-th change of every aggregate goes in the k-th unordered ``insert_many`` (one
+        PostgreSQL commit on FerretDB, where one insert each is a commit each), so no change is
+        recorded after one refused; then ``current`` is set to each aggregate's last recorded
+        state, one update each, a few at once (distinct documents)."""
+        recorded = [False] * len(batch)
+        rounds: list[list[int]] = []
+        seen: dict[str, int] = {}
+        for n, (state, _) in enumerate(batch):
+            k = seen[state["_id"]] = seen.get(state["_id"], -1) + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(n)
+        refused: set[str] = set()
+        for positions in rounds:
+            tried = [n for n in positions if batch[n][0]["_id"] not in refused]
+            left = mongo.insert_new(self.changes, [change_document(self.key, *batch[n])
+                                                   for n in tried])
+            for i, n in enumerate(tried):
+                if i in left:
+                    refused.add(batch[n][0]["_id"])
+                else:
+                    recorded[n] = True
+        latest = {batch[n][0]["_id"]: batch[n][0] for n in range(len(batch)) if recorded[n]}
+        mongo.concurrently(self._keep_current, latest.values())
+        return recorded
 
     def record_new(self, batch: Iterable[tuple[dict, list[dict]]]) -> None:
         """Record many new aggregates at once (an import), their first changes, then their

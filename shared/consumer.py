@@ -6,8 +6,11 @@ its id), so a crash anywhere re-delivers and changes nothing twice. A record tha
 parsed, fails its schema, or fails for good goes to the topic's ``.dlq`` twin with the reason,
 the original key, value and headers, and the consumer moves on.
 A service may also apply all the records of one poll in one go (a batch handler: a few writes
-for the lot instead of a few for each event); if that fails, the runner applies the same
-records one at a time as above, so a failure is retried or dead-lettered exactly as without it.
+for the lot instead of a few for each event). If the batch fails, the runner applies the same
+records one at a time as above, so a failure is retried or dead-lettered exactly as without it;
+an event the batch handler leaves (None), or a record that does not parse, is applied one at a
+time with everything after it on its partition, so order holds and only what needs it takes
+the slow path.
 A transient failure (database down) is retried from the same offset with backoff, never skipped;
 the backoff is short and the poll loop keeps turning, so the group never evicts us for it.
 """
@@ -40,9 +43,10 @@ Handler = Callable[[Event], str]
 # Where the record in hand sits in the log (topic, partition, offset), for a handler that keeps
 # its own copy of the log in order (the notifications feed pages by partition offsets).
 # Applies many events at once, each with its place in the log, and says what happened to each,
-# in the same order. Idempotent like a Handler: a batch applied half-way is completed by the
-# records applied again one at a time.
-BatchHandler = Callable[[list[tuple[Event, tuple[str, int, int]]]], list[str]]
+# in the same order: PROCESSED, DUPLICATE, or None for one it leaves to its Handler (the runner
+# then handles it and the rest of its partition one at a time). Idempotent like a Handler: a
+# batch applied half-way is completed by the records applied again one at a time.
+BatchHandler = Callable[[list[tuple[Event, tuple[str, int, int]]]], list[str | None]]
 record_position: contextvars.ContextVar[tuple[str, int, int] | None] = contextvars.ContextVar(
     "record_position", default=None)
 
@@ -88,9 +92,7 @@ class ConsumerRunner:
                 # A slow database must not keep us from polling: stop handling at the time
                 # budget and come back to the rest, well before max_poll_interval_ms runs out.
                 self._budget_ends = time.monotonic() + BATCH_TIME_BUDGET
-                if not self._handle_batch(batch):
-                    for tp, records in batch.items():
-                        retry |= not self._handle_partition(tp, records)
+                retry = self._handle_poll(batch)
                 if retry:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
@@ -102,31 +104,73 @@ class ConsumerRunner:
             self.producer.close(timeout=10)
             log.info("consumer stopped", extra={"group": self.group_id})
 
-    def _handle_batch(self, batch: dict) -> bool:
-        """Apply the whole poll with the batch handler and commit it; False: one at a time."""
+    def _handle_poll(self, batch: dict) -> bool:
+        """Handle a poll, in batches where a batch handler is given; True if a record must be
+        retried. The record a batch leaves is handled alone, then the rest of its partition
+        goes back to a batch: one poison record does not send a whole poll one at a time."""
+        retry = False
+        while batch:
+            done = self._handle_batch(batch)
+            left = {}
+            for tp, records in batch.items():
+                rest = records[(done or {}).get(tp, 0):]
+                if not rest:
+                    continue
+                if done is None or time.monotonic() > self._budget_ends:
+                    retry |= not self._handle_partition(tp, rest)
+                elif self._handle(rest[0]):
+                    self._commit({tp: rest[0].offset + 1})
+                    if len(rest) > 1:
+                        left[tp] = rest[1:]
+                else:
+                    self.consumer.seek(tp, rest[0].offset)  # nothing after it runs first
+                    retry = True
+            batch = left
+        return retry
+
+    def _handle_batch(self, batch: dict) -> dict[TopicPartition, int] | None:
+        """Apply the poll with the batch handler and commit what it applied; answer how many
+        leading records of each partition are done with, or None when no batch was applied."""
         if self.batch_handler is None or not batch or self.stop.is_set():
-            return False
-        try:
-            parsed = [(parse(record.value), self._position(record))
-                      for records in batch.values() for record in records]
-        except InvalidEvent:
-            return False  # the record at fault is dead-lettered on the way one at a time
-        wanted = [(event, position) for event, position in parsed if event.type in self.handlers]
+            return None
+        parsed: dict[TopicPartition, list[Event]] = {}
+        for tp, records in batch.items():
+            parsed[tp] = []
+            for record in records:
+                try:
+                    parsed[tp].append(parse(record.value))
+                except InvalidEvent:
+                    break  # dead-lettered one at a time, after what came before it
+        # zip stops at a partition's first record that did not parse.
+        wanted = [(event, self._position(record)) for tp, records in batch.items()
+                  for record, event in zip(records, parsed[tp], strict=False)
+                  if event.type in self.handlers]
         started = time.perf_counter()
         try:
             outcomes = self.batch_handler(wanted) if wanted else []
         except Exception as exc:  # noqa: BLE001 — one at a time, each failure as it deserves
             log.warning("batch not applied; applying its records one at a time",
-                        extra={"records": len(parsed), "error": f"{type(exc).__name__}: {exc}"})
-            return False
+                        extra={"records": len(wanted), "error": f"{type(exc).__name__}: {exc}"})
+            return None
         each = (time.perf_counter() - started) / max(len(wanted), 1)
-        for (event, _), outcome in zip(wanted, outcomes, strict=True):
-            self._observe(event, outcome, each)
-        for event, _ in parsed:
-            if event.type not in self.handlers:
-                EVENTS_CONSUMED.labels(self.service, event.type, IGNORED).inc()
-        self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
-        return True
+        outcome_at = {position: outcome for (_, position), outcome
+                      in zip(wanted, outcomes, strict=True)}
+        done: dict[TopicPartition, int] = {}
+        for tp, records in batch.items():
+            count = 0
+            for record, event in zip(records, parsed[tp], strict=False):
+                if event.type not in self.handlers:
+                    EVENTS_CONSUMED.labels(self.service, event.type, IGNORED).inc()
+                elif (outcome := outcome_at[self._position(record)]) is not None:
+                    self._observe(event, outcome, each)
+                else:
+                    break
+                count += 1
+            if count:
+                done[tp] = count
+        if done:
+            self._commit({tp: batch[tp][count - 1].offset + 1 for tp, count in done.items()})
+        return done
 
     def _handle_partition(self, tp: TopicPartition, records) -> bool:
         """Handle records in order; commit what succeeded. False if one must be retried."""

@@ -11,6 +11,8 @@ id (shared.changelog).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from pymongo import IndexModel, MongoClient
 from pymongo.collection import Collection
@@ -21,6 +23,8 @@ from shared.config import Settings
 
 DUPLICATE_KEY = 11000
 _clients: dict[tuple[int, str], MongoClient] = {}
+_pools: dict[int, ThreadPoolExecutor] = {}
+AT_ONCE = 8  # single-document reads or writes in flight at once for a batch (``concurrently``)
 
 # Server answers that mean "cannot serve now", not "this request is wrong": FerretDB answers
 # InternalError (1) to everything while its PostgreSQL is unreachable; the others are MongoDB's
@@ -52,6 +56,20 @@ def database(settings: Settings, service: str) -> Database:
 
 def ping(db: Database) -> None:
     db.command("ping")
+
+
+def concurrently(work: Callable, args: Iterable) -> list:
+    """``work`` on each of ``args``, ``AT_ONCE`` at a time, answers in order: the single-document
+    reads and writes of a batch, which FerretDB 1.24 cannot take as one (an ``$in`` on ``_id``
+    is not handed to PostgreSQL: it reads the whole collection). Only for distinct documents:
+    FerretDB loses concurrent updates of one."""
+    args = list(args)
+    if len(args) <= 1:
+        return [work(arg) for arg in args]
+    pool = _pools.get(os.getpid())
+    if pool is None:  # threads do not survive a fork: one pool per process, as the client
+        pool = _pools[os.getpid()] = ThreadPoolExecutor(AT_ONCE, thread_name_prefix="mongo")
+    return list(pool.map(work, args))
 
 
 def ensure_indexes(collection: Collection, indexes: list[IndexModel]) -> None:

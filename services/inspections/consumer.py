@@ -2,17 +2,20 @@
 
 ``python -m services.inspections.consumer``. Every issue.* event carries the item's snapshot;
 a snapshot replaces the copy only when its version is newer, so redelivery and reordering
-change nothing. The issues service is never called.
+change nothing. The issues service is never called. The snapshots of one poll are kept
+together (``handlers.copy_items``); the runner falls back to one at a time when a batch fails.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from services.inspections import SERVICE, handlers
 from services.inspections.domain.model import CopiedItem
 from services.inspections.repository import MongoItemCopy, ensure_indexes
 from shared import mongo
 from shared.config import Settings
-from shared.consumer import DUPLICATE, PROCESSED, Handler, run_consumer
+from shared.consumer import DUPLICATE, PROCESSED, BatchHandler, Handler, run_consumer
 from shared.events import CATALOG, ISSUES_TOPIC, Event, now
 
 ITEM_EVENTS = tuple(name for name, spec in CATALOG.items() if spec.topic == ISSUES_TOPIC)
@@ -28,10 +31,34 @@ def copied_item(state: dict) -> CopiedItem:
         closed_at=state["closed_at"], version=state["version"])
 
 
-def handlers_for(settings: Settings) -> dict[str, Handler]:
+@cache
+def _items(settings: Settings) -> MongoItemCopy:
     db = mongo.database(settings, SERVICE)
     ensure_indexes(db)
-    items = MongoItemCopy(db)
+    return MongoItemCopy(db)
+
+
+def batch_handler_for(settings: Settings) -> BatchHandler:
+    items = _items(settings)
+
+    def keep_snapshots(batch: list[tuple[Event, tuple[str, int, int]]]) -> list[str | None]:
+        # A snapshot that cannot be read is left to one at a time (and its dead letter).
+        snapshots: list[CopiedItem | None] = []
+        for event, _ in batch:
+            try:
+                snapshots.append(copied_item(event.data["item"]))
+            except (KeyError, TypeError):
+                snapshots.append(None)
+        readable = [s for s in snapshots if s is not None]
+        kept = iter(handlers.copy_items(items, readable, now()))
+        return [None if s is None else PROCESSED if next(kept) else DUPLICATE
+                for s in snapshots]
+
+    return keep_snapshots
+
+
+def handlers_for(settings: Settings) -> dict[str, Handler]:
+    items = _items(settings)
 
     def keep_snapshot(event: Event) -> str:
         kept = handlers.copy_item(items, copied_item(event.data["item"]), now())
@@ -41,7 +68,8 @@ def handlers_for(settings: Settings) -> dict[str, Handler]:
 
 
 def main() -> None:
-    run_consumer(SERVICE, handlers_for, topics=(ISSUES_TOPIC,))
+    run_consumer(SERVICE, handlers_for, topics=(ISSUES_TOPIC,),
+                 batch_handler_for=batch_handler_for)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,19 @@ def copy_item(items: ItemCopy, item: CopiedItem, now: datetime) -> bool:
     return items.upsert_newer(item, now)
 
 
+def copy_items(items: ItemCopy, snapshots: list[CopiedItem], now: datetime) -> list[bool]:
+    """``copy_item`` for a poll's snapshots at once: of one item's, only the newest is offered
+    (the others are stale already: False), one guarded write per item."""
+    newest: dict[str, int] = {}
+    for n, item in enumerate(snapshots):
+        if item.id not in newest or item.version > snapshots[newest[item.id]].version:
+            newest[item.id] = n
+    offered = list(newest.values())
+    kept = dict(zip(offered, items.upsert_newer_many([snapshots[n] for n in offered], now),
+                    strict=True))
+    return [kept.get(n, False) for n in range(len(snapshots))]
+
+
 def view(items: ItemCopy, inspection: Inspection, viewer: Viewer) -> InspectionView:
     if not inspection.shows_items_to(viewer):
         return InspectionView(inspection, None)

@@ -26,6 +26,7 @@ from services.inspections.domain.model import (
     TeamMember,
     Viewer,
 )
+from shared import mongo
 from shared.changelog import ChangeLog
 from shared.events import new_event
 
@@ -49,6 +50,9 @@ class InspectionRepository(Protocol):
 class ItemCopy(Protocol):
     def upsert_newer(self, item: CopiedItem, now: datetime) -> bool:
         """Keep ``item`` unless a version as new or newer is there; True when kept."""
+
+    def upsert_newer_many(self, items: list[CopiedItem], now: datetime) -> list[bool]:
+        """``upsert_newer`` of many distinct items at once."""
 
     def get_many(self, ids: Iterable[str]) -> dict[str, CopiedItem]: ...
 
@@ -151,6 +155,10 @@ class MongoItemCopy:
         except DuplicateKeyError:
             return False
         return True
+
+    def upsert_newer_many(self, items: list[CopiedItem], now: datetime) -> list[bool]:
+        # One guarded upsert each, a few at once: distinct items, so no two touch one document.
+        return mongo.concurrently(lambda item: self.upsert_newer(item, now), items)
 
     def get_many(self, ids: Iterable[str]) -> dict[str, CopiedItem]:
         docs = self.collection.find({"_id": {"$in": list(ids)}})

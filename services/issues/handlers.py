@@ -8,8 +8,9 @@ concurrency): the API answers 412, event handlers read again and decide again.
 
 from __future__ import annotations
 
+import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -149,6 +150,14 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
     return item
 
 
+def _check(event: Event) -> Check:
+    data = event.data
+    return Check(event_id=event.id, inspection_id=data["inspection_id"],
+                 passed=event.type == "inspection.check_passed",
+                 observed_at=data["observed_at"], findings=data.get("findings"),
+                 evidence=tuple(data.get("evidence") or ()), inspector=data.get("inspector"))
+
+
 def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int) -> str:
     """An inspection's check of an item (rule R); idempotent on the event id.
 
@@ -157,10 +166,7 @@ def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int
     other, reading again, finds the event applied.
     """
     data = event.data
-    check = Check(event_id=event.id, inspection_id=data["inspection_id"],
-                  passed=event.type == "inspection.check_passed",
-                  observed_at=data["observed_at"], findings=data.get("findings"),
-                  evidence=tuple(data.get("evidence") or ()), inspector=data.get("inspector"))
+    check = _check(event)
     for _ in range(SAVE_ATTEMPTS):
         item = repo.get(data["item_id"])
         if item is None:
@@ -177,28 +183,93 @@ def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int
     raise TransientError(f"item {data['item_id']} kept changing; the check is retried")
 
 
-def create_from_problem(repo: ItemRepository, event: Event, *, deadline_days: int) -> str:
-    """A new problem an inspection team found on site becomes an item of that county.
+def problem_item_id(event: Event) -> str:
+    """The id of the item a problem found on site becomes: derived from the event id, so the
+    same event delivered twice creates nothing new."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"supervision:problem_found:{event.id}"))
 
-    Its id derives from the event id, so the same event delivered twice creates nothing new.
-    """
-    data = event.data
-    item_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"supervision:problem_found:{event.id}"))
-    if repo.get(item_id) is not None:
+
+def create_from_problem(repo: ItemRepository, event: Event, *, deadline_days: int) -> str:
+    """A new problem an inspection team found on site becomes an item of that county."""
+    if repo.get(problem_item_id(event)) is not None:
         return EVENT_DUPLICATE
     at = now_ms()
-    found_on = local_date(data["found_at"])
+    item, changes = _problem_item(event, at, deadline_days)
+    added = repo.add(item, envelopes(item, changes, local_date(at)))
+    return PROCESSED if added else EVENT_DUPLICATE
+
+
+def _problem_item(event: Event, at: datetime, deadline_days: int) -> tuple[Item, list[Change]]:
+    data = event.data
     try:
-        item, changes = Item.create(
-            id=item_id, actor=Actor(f"inspection:{data['inspection_id']}", SYSTEM), at=at,
-            county=data["county"], township=data["township"], village=data["village"],
+        return Item.create(
+            id=problem_item_id(event), actor=Actor(f"inspection:{data['inspection_id']}", SYSTEM),
+            at=at, county=data["county"], township=data["township"], village=data["village"],
             problem=data["problem"], measure=data["measure"],
-            deadline=found_on + timedelta(days=deadline_days),
+            deadline=local_date(data["found_at"]) + timedelta(days=deadline_days),
             cause="inspection.problem_found", inspection_id=data["inspection_id"])
     except DomainError as exc:
         raise PermanentError(str(exc)) from exc
-    added = repo.add(item, envelopes(item, changes, local_date(at)))
-    return PROCESSED if added else EVENT_DUPLICATE
+
+
+def apply_inspection_events(repo: ItemRepository, events: Sequence[Event], *,
+                            reopen_deadline_days: int) -> list[str | None]:
+    """A poll's checks and problems found, in a few round trips for all: the items read at
+    once (``current_of``), every change recorded by ``save_many``. Answers PROCESSED or
+    DUPLICATE for each event, or None for one left to ``apply_check`` or
+    ``create_from_problem``, one at a time.
+
+    The events of one item are decided in order, each on the state the one before left, and
+    recorded as successive versions. Left to one at a time: an event whose item is not known
+    (one at a time reads it again, then dead-letters the event), one that cannot be decided,
+    one whose change was refused (the current state was behind, or another writer changed the
+    item first: one at a time reads again and decides again), and every later event of the
+    same item, so that per-item order holds.
+    """
+    outcomes: list[str | None] = [None] * len(events)
+    try:
+        ids = [problem_item_id(event) if event.type == "inspection.problem_found"
+               else event.data["item_id"] for event in events]
+    except (KeyError, TypeError):
+        return outcomes  # a malformed event: all one at a time, where it is dead-lettered
+    items = repo.current_of(ids)
+    at = now_ms()
+    today = local_date(at)
+    left: set[str] = set()
+    decided: list[tuple[int, Item, list[dict], bool]] = []
+    for n, (event, item_id) in enumerate(zip(events, ids, strict=True)):
+        item = items.get(item_id)
+        if item_id in left or (item is None and event.type != "inspection.problem_found"):
+            left.add(item_id)
+            continue
+        try:
+            if event.type == "inspection.problem_found":
+                if item is not None:
+                    outcomes[n] = EVENT_DUPLICATE
+                    continue
+                item, changes = _problem_item(event, at, reopen_deadline_days)
+                items[item_id] = item
+            else:
+                version = item.version
+                changes = item.apply_check(_check(event), at=at,
+                                           reopen_deadline_days=reopen_deadline_days)
+                if item.version == version:
+                    outcomes[n] = EVENT_DUPLICATE
+                    continue
+        except Exception:  # noqa: BLE001 — one at a time decides its fate (retry or DLQ)
+            left.add(item_id)
+            continue
+        reopened = any(c.type == "issue.reopened" for c in changes)
+        decided.append((n, copy.deepcopy(item), envelopes(item, changes, today), reopened))
+    recorded = repo.save_many([(item, sent) for _, item, sent, _ in decided])
+    for (n, item, _, reopened), ok in zip(decided, recorded, strict=True):
+        if not ok or item.id in left:
+            left.add(item.id)  # decided on top of a change that was refused, or half-decided
+            continue
+        outcomes[n] = PROCESSED
+        if reopened:
+            metrics.ITEMS_REOPENED.labels(item.county).inc()
+    return outcomes
 
 
 def announce_overdue(repo: ItemRepository, *, at: datetime, batch_size: int = 500) -> int:

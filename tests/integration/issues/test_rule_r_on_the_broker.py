@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import REGISTRY
 
-from services.issues.consumer import handlers_for
+from services.issues.consumer import batch_handler_for, handlers_for
 from shared import kafka, mongo
 from shared.consumer import ConsumerRunner
 from shared.events import INSPECTIONS_TOPIC, ISSUES_TOPIC, encode, new_event, record_key
@@ -23,11 +23,13 @@ from tests.support import eventually
 
 @pytest.fixture
 def running(kafka_settings):
-    """The issues consumer and outbox relay, each in a thread, on this test's own topics."""
+    """The issues consumer (a poll at once, as its process runs) and outbox relay, each in a
+    thread, on this test's own topics."""
     stop = threading.Event()
     runner = ConsumerRunner("issues", kafka_settings, handlers_for(kafka_settings),
                             topics=(kafka_settings.topic(INSPECTIONS_TOPIC),),
-                            group_id=f"issues-{uuid.uuid4().hex[:6]}")
+                            group_id=f"issues-{uuid.uuid4().hex[:6]}",
+                            batch_handler=batch_handler_for(kafka_settings))
     producer = kafka.producer(kafka_settings, "issues-relay-test")
     relay = Relay(mongo.database(kafka_settings, "issues"), producer, "issues", kafka_settings)
     threads = [threading.Thread(target=runner.run, daemon=True),

@@ -114,7 +114,9 @@ def test_an_error_the_database_will_repeat_is_dead_lettered_after_a_few_attempts
 
 
 def batch_runner(consumer: FakeConsumer, applied: list, failure: Exception | None = None,
-                 producer: FakeProducer | None = None) -> ConsumerRunner:
+                 producer: FakeProducer | None = None, leave: set | None = None
+                 ) -> ConsumerRunner:
+    """``leave``: positions the batch handler leaves to one at a time (answers None for)."""
     def handle(event):
         applied.append(("one", event.id))
         return PROCESSED
@@ -122,8 +124,10 @@ def batch_runner(consumer: FakeConsumer, applied: list, failure: Exception | Non
     def handle_all(batch):
         if failure is not None:
             raise failure
-        applied.extend(("batch", event.id, position) for event, position in batch)
-        return [PROCESSED] * len(batch)
+        kept = [(event, position) for event, position in batch
+                if position not in (leave or set())]
+        applied.extend(("batch", event.id, position) for event, position in kept)
+        return [None if position in (leave or set()) else PROCESSED for _, position in batch]
 
     return ConsumerRunner("unit", Settings(), {"inspection.completed": handle}, topics=("t",),
                           consumer=consumer, producer=producer or FakeProducer(),
@@ -134,7 +138,7 @@ def test_a_batch_handler_applies_the_whole_poll_in_log_order_and_commits_every_p
     consumer, applied = FakeConsumer(), []
     other = TopicPartition("t", 1)
     poll = {TP: records(2), other: [r._replace(partition=1) for r in records(3)]}
-    assert batch_runner(consumer, applied)._handle_batch(poll) is True
+    assert batch_runner(consumer, applied)._handle_batch(poll) == {TP: 2, other: 3}
     assert [a[2] for a in applied] == [("t", 0, 0), ("t", 0, 1), ("t", 1, 0), ("t", 1, 1),
                                         ("t", 1, 2)]
     assert consumer.committed == [{TP: 2, other: 3}]
@@ -143,16 +147,61 @@ def test_a_batch_handler_applies_the_whole_poll_in_log_order_and_commits_every_p
 def test_a_batch_that_fails_is_left_to_the_records_one_at_a_time():
     consumer, applied = FakeConsumer(), []
     subject = batch_runner(consumer, applied, AutoReconnect("connection refused"))
-    assert subject._handle_batch({TP: records(2)}) is False
+    assert subject._handle_batch({TP: records(2)}) is None
     assert applied == [] and consumer.committed == []
     assert subject._handle_partition(TP, records(2)) is True
     assert [a[0] for a in applied] == ["one", "one"] and consumer.committed == [{TP: 2}]
 
 
-def test_a_record_that_does_not_parse_sends_the_poll_one_at_a_time_to_dead_letter_it():
+def test_a_record_that_does_not_parse_is_dead_lettered_one_at_a_time_after_the_batch():
     consumer, applied, producer = FakeConsumer(), [], FakeProducer()
-    poll = {TP: [*records(1), Record("t", 0, 1, b"i", b"not an event", [])]}
+    good = records(3)
+    poll = {TP: [good[0], Record("t", 0, 1, b"i", b"not an event", []), good[2]]}
     subject = batch_runner(consumer, applied, producer=producer)
-    assert subject._handle_batch(poll) is False
-    assert subject._handle_partition(TP, poll[TP]) is True
-    assert producer.dead_letters == [("t.dlq", b"InvalidEvent")] and consumer.committed == [{TP: 2}]
+    assert subject._handle_batch(poll) == {TP: 1}  # what came before it, in the batch
+    assert consumer.committed == [{TP: 1}]
+    assert subject._handle_partition(TP, poll[TP][1:]) is True
+    assert producer.dead_letters == [("t.dlq", b"InvalidEvent")]
+    assert [a[0] for a in applied] == ["batch", "one"]
+    assert consumer.committed == [{TP: 1}, {TP: 3}]
+
+
+def test_an_event_the_batch_leaves_is_applied_one_at_a_time_with_the_rest_of_its_partition():
+    consumer, applied = FakeConsumer(), []
+    other = TopicPartition("t", 1)
+    poll = {TP: records(3), other: [r._replace(partition=1) for r in records(2)]}
+    subject = batch_runner(consumer, applied, leave={("t", 0, 1)})
+    done = subject._handle_batch(poll)
+    # Partition 0 stops before the event left; partition 1 is done with in the batch.
+    assert done == {TP: 1, other: 2} and consumer.committed == [{TP: 1, other: 2}]
+    assert subject._handle_partition(TP, poll[TP][done[TP]:]) is True
+    assert [a[0] for a in applied] == ["batch", "batch", "batch", "batch", "one", "one"]
+    assert consumer.committed[-1] == {TP: 3}
+
+
+def test_after_a_poison_record_the_rest_of_the_poll_goes_back_to_a_batch():
+    consumer, applied, producer = FakeConsumer(), [], FakeProducer()
+    good = records(4)
+    poll = {TP: [good[0], Record("t", 0, 1, b"i", b"not an event", []), good[2], good[3]]}
+    subject = batch_runner(consumer, applied, producer=producer)
+    assert subject._handle_poll(poll) is False
+    assert [(a[0], a[2][2]) for a in applied] == [("batch", 0), ("batch", 2), ("batch", 3)]
+    assert producer.dead_letters == [("t.dlq", b"InvalidEvent")]
+    assert consumer.committed == [{TP: 1}, {TP: 2}, {TP: 4}]
+
+
+def test_an_event_the_batch_leaves_that_cannot_be_applied_now_holds_its_partition_back():
+    consumer = FakeConsumer()
+    other = TopicPartition("t", 1)
+    poll = {TP: records(3), other: [r._replace(partition=1) for r in records(1)]}
+
+    def handle(event):
+        raise AutoReconnect("connection refused")
+
+    subject = ConsumerRunner(
+        "unit", Settings(), {"inspection.completed": handle}, topics=("t",), consumer=consumer,
+        producer=FakeProducer(),
+        batch_handler=lambda batch: [None if p == ("t", 0, 1) else PROCESSED for _, p in batch])
+    assert subject._handle_poll(poll) is True  # to be retried
+    assert consumer.committed == [{TP: 1, other: 1}]
+    assert consumer.sought == [(TP, 1)]  # the next poll starts at the event left, not after it
