@@ -11,6 +11,7 @@ import yaml
 from tests.unit.deploy.deployment import (
     CONTRACT_PORTS,
     IMAGE,
+    PROCFILE,
     ROOT,
     TOPIC_BOOTSTRAP,
     WEB_SERVICES,
@@ -215,3 +216,11 @@ def test_the_services_reach_every_broker_and_write_with_the_production_settings(
         assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "${KAFKA_MIN_INSYNC_REPLICAS:-2}", name
         assert env["KAFKA_ACKS"] == "${KAFKA_ACKS:-all}", name
     assert services()["topics"]["environment"]["KAFKA_REPLICATION_FACTOR"].endswith(":-3}")
+
+
+def test_every_procfile_line_execs_its_program_so_that_signals_reach_it():
+    # honcho runs each line with /bin/sh -c; without exec the shell stays between honcho and
+    # the program, and a signal to the shell does not reach the service.
+    for line in PROCFILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert line.split(":", 1)[1].split()[0] == "exec", line
