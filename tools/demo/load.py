@@ -182,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready([issues], args.ready_timeout)
         print(f"载入演示数据 loading the demo data: {region.name}, {len(dataset)} items, "
               f"{today.isoformat()}", flush=True)
-        for county, items in by_county(dataset):
-            print(loader.load_county(county, items[::args.every], args.seed), flush=True)
+        counties = list(by_county(dataset))
+        for number, (county, items) in enumerate(counties, 1):
+            # The county's place in the load, so that the console shows how far it has come.
+            print(f"[{number}/{len(counties)}]"
+                  + loader.load_county(county, items[::args.every], args.seed), flush=True)
     except DemoError as exc:
         print(f"载入失败 loading failed: {exc}", file=sys.stderr)
         return 1
