@@ -286,9 +286,10 @@ class Run:
 
     def main(self) -> int:
         say = self.console.say
-        say(f"==> make run: the stack in {rel(self.stack_dir)}/, then the {len(self.procfile)} "
-            f"processes of {rel(self.procfile_path)}; logs in {rel(self.log_dir)}/")
         try:
+            say(f"==> make run: the stack in {rel(self.stack_dir)}/, then the "
+                f"{len(self.procfile)} processes of {rel(self.procfile_path)}; logs in "
+                f"{rel(self.log_dir)}/")
             if relay(["bash", str(LOCAL / "stack.sh"), "up"], self.console) != 0:
                 say("error: the stack did not start (above); stopping")
                 self.rc = 1
@@ -414,5 +415,9 @@ if __name__ == "__main__":
     args = parser.parse_args()
     for signum in STOP_SIGNALS:
         signal.signal(signum, _raise_stop)
-    die_with(args.parent)
-    sys.exit(Run(args).main())
+    try:
+        die_with(args.parent)
+        run = Run(args)
+    except Stop:  # before anything was started: nothing to stop
+        sys.exit(143)
+    sys.exit(run.main())
