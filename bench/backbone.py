@@ -1,6 +1,7 @@
 """Throughput of the event backbone on this machine, beside the raw limits of the same broker
 and database: outbox relay (events/s published and confirmed), consumer runner (events/s
-applied exactly once), kafka-python produce-then-consume, pymongo inserts and updates.
+applied exactly once through the change log, one at a time and a poll at once),
+kafka-python produce-then-consume, pymongo inserts and updates.
 
     make bench-backbone            # or: python -m bench.backbone --events 20000
 
@@ -46,10 +47,22 @@ def relay_rate(settings: Settings, events: int, per_doc: int) -> dict:
     return timed(f"outbox relay ({per_doc} events a document)", events, drain)
 
 
-def consumer_rate(settings: Settings, events: int) -> dict:
+def consumer_rate(settings: Settings, events: int, *, batched: bool) -> dict:
+    """The relay's events applied by a group of their own: every tally starts again at 0."""
     tallies = mongo.database(settings, probe.SERVICE).tallies
+    group = "bench-batched" if batched else "bench"
+    if batched:  # fresh tallies for the same events, read again by a group of its own
+        db = mongo.database(settings, probe.SERVICE)
+        ids = [doc["_id"] for doc in tallies.find({}, {"_id": 1})]
+        db.drop_collection("tallies")
+        db.drop_collection("tally_changes")
+        log = probe.tallies(settings)
+        log.ensure_indexes()
+        log.record_new(({"_id": i, "version": 1, "applied": 0, "order": [], "seen": []}, [])
+                       for i in ids)
     runner = ConsumerRunner(probe.SERVICE, settings, probe.handlers_for(settings),
-                            topics=(settings.topic(INSPECTIONS_TOPIC),), group_id="bench")
+                            topics=(settings.topic(INSPECTIONS_TOPIC),), group_id=group,
+                            batch_handler=probe.batch_handler_for(settings) if batched else None)
 
     def apply_all():
         thread = threading.Thread(target=runner.run, daemon=True)
@@ -61,7 +74,8 @@ def consumer_rate(settings: Settings, events: int) -> dict:
         runner.stop.set()
         thread.join(30)
 
-    return timed("consumer runner (apply once, guarded update)", events, apply_all)
+    how = "a poll at once" if batched else "one at a time"
+    return timed(f"consumer runner ({how}, through the change log)", events, apply_all)
 
 
 def raw_kafka_rate(settings: Settings, events: int) -> dict:
@@ -114,7 +128,8 @@ def main() -> None:
     rows = []
     try:
         rows.append(relay_rate(settings, args.events, per_doc=5))
-        rows.append(consumer_rate(settings, args.events))
+        rows.append(consumer_rate(settings, args.events, batched=False))
+        rows.append(consumer_rate(settings, args.events, batched=True))
         rows.append(raw_kafka_rate(settings, args.events))
         rows.extend(raw_mongo_rates(settings, args.events))
     finally:
