@@ -48,6 +48,9 @@ GRACE = 10
 # gunicorn's own log lines: "[2026-12-01 21:00:00 +0000] [123] [INFO] Booting worker ...".
 GUNICORN_LINE = re.compile(r"^\[[^]]+\] \[\d+\] \[([A-Z]+)\] (.*)$")
 LOUD = {"WARNING": "warning", "ERROR": "error", "CRITICAL": "error"}
+# A process that fails the same way again and again (a consumer retrying a record) shows the
+# message once per this many seconds, with how many like it were left out.
+REPEAT_SECONDS = 30
 
 
 class Stop(Exception):
@@ -111,6 +114,24 @@ def in_words(line: str) -> tuple[str, str] | None:
     return "output", line
 
 
+class Repeats:
+    """Leaves out a console line shown less than REPEAT_SECONDS ago, and says how many it left
+    out the next time the line shows."""
+
+    def __init__(self):
+        self.shown: dict[str, float] = {}
+        self.left_out: dict[str, int] = {}
+
+    def show(self, line: str, now: float) -> str | None:
+        if now - self.shown.get(line, -REPEAT_SECONDS) < REPEAT_SECONDS:
+            self.left_out[line] = self.left_out.get(line, 0) + 1
+            return None
+        self.shown[line] = now
+        if count := self.left_out.pop(line, 0):
+            return f"{line} (and {count} more like it)"
+        return line
+
+
 class ProcessLogs:
     """honcho's printer: every line of a process to its log file, the loud ones to the console."""
 
@@ -123,6 +144,7 @@ class ProcessLogs:
         self.pids: dict[str, int] = {}
         self.expected = 0
         self.armed = False
+        self.repeats = Repeats()
 
     def file(self, name: str):
         if name not in self.files:
@@ -147,7 +169,9 @@ class ProcessLogs:
         if shown:
             level, text = shown
             prefix = f"{message.name}:" if level == "output" else f"{message.name}: {level}:"
-            self.console.say(f"{message.time:%H:%M:%S} {prefix} {text}")
+            line = self.repeats.show(f"{prefix} {text}", time.monotonic())
+            if line:
+                self.console.say(f"{message.time:%H:%M:%S} {line}")
 
     def system(self, text: str) -> None:
         text = text.strip()

@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         counties = list(by_county(dataset))
         for number, (county, items) in enumerate(counties, 1):
             # The county's place in the load, so that the console shows how far it has come.
-            print(f"[{number}/{len(counties)}]"
-                  + loader.load_county(county, items[::args.every], args.seed), flush=True)
+            line = loader.load_county(county, items[::args.every], args.seed)
+            print(f"  [{number}/{len(counties)}] {line.strip()}", flush=True)
     except DemoError as exc:
         print(f"载入失败 loading failed: {exc}", file=sys.stderr)
         return 1

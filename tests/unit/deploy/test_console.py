@@ -45,3 +45,16 @@ def test_gunicorn_lines_show_from_warning_up():
 def test_a_line_that_is_no_log_record_shows_as_it_is():
     assert supervise.in_words("ModuleNotFoundError: No module named 'x'\n") == (
         "output", "ModuleNotFoundError: No module named 'x'")
+
+
+def test_a_line_repeated_within_the_window_is_left_out_and_counted():
+    repeats = supervise.Repeats()
+    window = supervise.REPEAT_SECONDS
+    assert repeats.show("consumer: error: handler failed", 0) == "consumer: error: handler failed"
+    assert repeats.show("consumer: error: handler failed", 1) is None
+    assert repeats.show("consumer: error: handler failed", window - 1) is None
+    assert repeats.show("relay: warning: pass failed", 2) == "relay: warning: pass failed"
+    assert repeats.show("consumer: error: handler failed", window + 0.5) == (
+        "consumer: error: handler failed (and 2 more like it)")
+    assert repeats.show("consumer: error: handler failed", 2 * window + 1) == (
+        "consumer: error: handler failed")
