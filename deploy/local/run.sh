@@ -9,7 +9,7 @@
 #
 # The environment this script starts with reaches every service process unchanged; it only
 # adds defaults for SUPERVISION_JWT_SECRET, KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI, the *_BIND
-# addresses and STACK_DIR. DEMO_DATA=0 skips the demo city; DEMO_EVERY=N loads every N-th item.
+# addresses, the web app's *_URL of the services and its WEB_PUBLIC_URL, and STACK_DIR. DEMO_DATA=0 skips the demo city; DEMO_EVERY=N loads every N-th item.
 set -euo pipefail
 # Until the supervisor runs, a stop signal just ends the script.
 trap 'exit 130' INT
@@ -27,6 +27,11 @@ export WEB_BIND="${WEB_BIND:-127.0.0.1:8000}"
 export ISSUES_BIND="${ISSUES_BIND:-127.0.0.1:8001}"
 export INSPECTIONS_BIND="${INSPECTIONS_BIND:-127.0.0.1:8002}"
 export NOTIFICATIONS_BIND="${NOTIFICATIONS_BIND:-127.0.0.1:8003}"
+# The web app reaches the services, and is reached, at the addresses of this run.
+export ISSUES_URL="${ISSUES_URL:-http://$ISSUES_BIND}"
+export INSPECTIONS_URL="${INSPECTIONS_URL:-http://$INSPECTIONS_BIND}"
+export NOTIFICATIONS_URL="${NOTIFICATIONS_URL:-http://$NOTIFICATIONS_BIND}"
+export WEB_PUBLIC_URL="${WEB_PUBLIC_URL:-http://$WEB_BIND}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:$MONGO_PORT}"
 export STACK_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT MONGO_PORT POSTGRES_PORT PROMETHEUS_PORT

@@ -377,15 +377,18 @@ class Run:
     def urls(self) -> str:
         env = os.environ
         issues = env["ISSUES_BIND"]
-        lines = [
-            "",
+        web = self.web_services()
+        lines = [""]
+        if "web" in web:
+            lines.append(f"  web app         http://{web.pop('web')}")
+        lines += [
             f"  issues          http://{issues}/docs",
             f"                  http://{issues}/board/330602   (public board of a county)",
             f"                  http://{issues}/dashboard      (city dashboard)",
         ]
-        for name, bind in self.web_services().items():
+        for name, bind in web.items():
             if name != "issues":
-                lines.append(f"  {name:<15} http://{bind}" + ("" if name == "web" else "/docs"))
+                lines.append(f"  {name:<15} http://{bind}/docs")
         lines += [
             f"  Prometheus      http://127.0.0.1:{env['PROMETHEUS_PORT']}",
             f"  Kafka           {env['KAFKA_BOOTSTRAP_SERVERS']}",
