@@ -9,7 +9,8 @@
 #
 # The environment this script starts with reaches every service process unchanged; it only
 # adds defaults for SUPERVISION_JWT_SECRET, KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI, the *_BIND
-# addresses, the web app's *_URL of the services and its WEB_PUBLIC_URL, and STACK_DIR. DEMO_DATA=0 skips the demo city; DEMO_EVERY=N loads every N-th item.
+# addresses, the web app's *_URL of the services and its WEB_PUBLIC_URL, and STACK_DIR.
+# DEMO_DATA=0 skips the demo city; DEMO_EVERY=N loads every N-th item.
 set -euo pipefail
 # Until the supervisor runs, a stop signal just ends the script.
 trap 'exit 130' INT
