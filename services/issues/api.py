@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, ValidationError
 
-from services.issues import handlers, importing, views
+from services.issues import handlers, importing
 from services.issues.domain.model import (
     Actor,
     Item,
@@ -23,7 +23,7 @@ from services.issues.domain.ranking import (
     REOPEN_PENALTY,
     Quarter,
 )
-from services.issues.repository import MongoItemRepository
+from services.issues.repository import ItemFilter, MongoItemRepository, ledger, list_items, ranking
 from services.issues.schemas import (
     ImportArgs,
     ImportReportSchema,
@@ -37,7 +37,7 @@ from services.issues.schemas import (
     RankingSchema,
     TransitionSchema,
 )
-from shared import clock, counties, evidence, idempotency
+from shared import counties, idempotency
 from shared.auth import Principal, require
 from shared.errors import (
     ApiError,
@@ -126,8 +126,8 @@ class Items(MethodView):
         if scope and args.get("county", scope) != scope:
             raise Forbidden("You may list the items of your own county only.")
         limit, after = args.pop("limit"), page_position(args.pop("cursor"))
-        found, more = views.list_items(db(), views.ItemFilter(**{"county": scope, **args}),
-                                       today(), limit=limit, after=after)
+        found, more = list_items(db(), ItemFilter(**{"county": scope, **args}), today(),
+                                 limit=limit, after=after)
         next_cursor = encode_cursor({"c": more[0].isoformat(), "i": more[1]}) if more else None
         return {"items": [item_body(i) for i in found], "next_cursor": next_cursor}
 
@@ -265,12 +265,7 @@ class ItemTransitions(MethodView):
     @items_blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True,
                                 "schema": {"type": "string"}}])
     def post(self, body: dict, item_id: str, principal: Principal):
-        """Move the item along its lifecycle (docs/issues.md has who may do what). An
-        ``evidence`` entry that is a photo id must name a photo uploaded to this item."""
-        unknown = evidence.EvidenceStore(db()).check_references(evidence.item_owner(item_id),
-                                                                body["evidence"])
-        if unknown:
-            raise Unprocessable(next(iter(unknown.values()))[0], errors={"evidence": unknown})
+        """Move the item along its lifecycle (docs/issues.md has who may do what)."""
         try:
             item = handlers.transition_item(repository(), item_id, body["to"], actor(principal),
                                             expected_version=expected_version(),
@@ -282,63 +277,6 @@ class ItemTransitions(MethodView):
         return item_body(item, history=True), etag(item)
 
 
-@items_blp.route("/<string:item_id>/evidence")
-class ItemEvidence(MethodView):
-    @require(*WRITERS)
-    @items_blp.arguments(evidence.UploadSchema, location="files")
-    @items_blp.response(201, evidence.EvidenceSchema)
-    @items_blp.alt_response(413, description="larger than 10 MB")
-    @items_blp.alt_response(415, description="neither JPEG nor PNG by its bytes")
-    @items_blp.alt_response(422, description="damaged, truncated or too many pixels")
-    @items_blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
-                                "schema": {"type": "string"}}])
-    def post(self, files: dict, item_id: str, principal: Principal):
-        """Upload an evidence photo of the item (whoever may move it); answers the id to put in
-        a transition's ``evidence``. docs/evidence.md says what is kept and what is served."""
-        item = repository().get(item_id)
-        if item is None or not (principal.is_city or principal.county == item.county):
-            raise NotFound(f"No item {item_id}.")
-        photo = evidence.uploaded(files)
-        key = idempotency.key()
-        evidence_id = (idempotency.derived_id("issues.evidence", principal.sub, key) if key
-                       else str(uuid.uuid4()))
-        kept = evidence.EvidenceStore(db()).add(evidence_id, evidence.item_owner(item_id), photo,
-                                                uploaded_by=principal.sub, now=clock.now_ms())
-        location = url_for("items.ItemEvidenceById", item_id=item_id, evidence_id=kept.id)
-        return kept.shown_to(city=principal.is_city), {"Location": location}
-
-
-def visible_evidence(item_id: str, evidence_id: str, principal: Principal):
-    """The item's photo, for whoever may read the item (as GET /v1/items/{id}); else 404."""
-    item = repository().get(item_id)
-    item_scope(principal)  # inspectors: 403
-    store = evidence.EvidenceStore(db())
-    found = None if item is None or not principal.sees_county(item.county) else store.of(
-        evidence.item_owner(item_id), evidence_id)
-    if found is None:
-        raise NotFound(f"No photo {evidence_id} of item {item_id}.")
-    return store, found
-
-
-@items_blp.route("/<string:item_id>/evidence/<string:evidence_id>")
-class ItemEvidenceById(MethodView):
-    @require(*READERS)
-    @items_blp.doc(responses={200: evidence.IMAGE_RESPONSE})
-    def get(self, item_id: str, evidence_id: str, principal: Principal):
-        """The photo as served: re-encoded without EXIF, GPS or other metadata."""
-        return evidence.serve(*visible_evidence(item_id, evidence_id, principal))
-
-
-@items_blp.route("/<string:item_id>/evidence/<string:evidence_id>/metadata")
-class ItemEvidenceMetadata(MethodView):
-    @require(*READERS)
-    @items_blp.response(200, evidence.EvidenceSchema)
-    def get(self, item_id: str, evidence_id: str, principal: Principal):
-        """What was kept of the original; its GPS position for city admins only."""
-        return visible_evidence(item_id, evidence_id, principal)[1].shown_to(
-            city=principal.is_city)
-
-
 @reports_blp.route("/ledger")
 class Ledger(MethodView):
     @require(*READERS)
@@ -348,7 +286,7 @@ class Ledger(MethodView):
         to close. A county admin or subscriber sees their county; the city and inspectors all
         (the same figures are on the public dashboard)."""
         scope = principal.county if principal.role in ("county_admin", "subscriber") else None
-        return {"as_of": today(), "counties": views.ledger(db(), today(), scope)}
+        return {"as_of": today(), "counties": ledger(db(), today(), scope)}
 
 
 @reports_blp.route("/ranking")
@@ -367,4 +305,4 @@ def ranking_rows(quarter: Quarter) -> list[dict]:
     return [{"rank": position, "county": f.county, "county_name": counties.name(f.county),
              "score": f.score, "items": f.items, "closed": f.closed, "overdue": f.overdue,
              "reopened": f.reopened}
-            for position, f in views.ranking(db(), quarter, today())]
+            for position, f in ranking(db(), quarter, today())]

@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from services.issues import SERVICE, api, pages
-from services.issues.metrics import ItemsCollector
 from services.issues.repository import ensure_indexes
 from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
 from shared.kafka import reachable
-from shared.metrics import ReadAtMostEvery
 from shared.web import create_service_app
 
 DESCRIPTION = """The system of record of every county's rectification items (问题清单): their
@@ -33,11 +31,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     def kafka() -> str | None:
         return None if reachable(settings) else "Kafka is not reachable"
 
-    items = ReadAtMostEvery(ItemsCollector(db))
     app, smorest = create_service_app(
         SERVICE, title="supervision issues", description=DESCRIPTION, settings=settings,
-        readiness={"database": database, "kafka": kafka},
-        metrics_collectors=lambda: [items])
+        readiness={"database": database, "kafka": kafka})
     app.extensions["issues.db"] = db
     for blueprint in (api.items_blp, api.reports_blp, pages.blp):
         smorest.register_blueprint(blueprint)

@@ -1,34 +1,39 @@
-"""Business metrics of the issues service (bounded labels: county codes and statuses only)."""
+"""Business metrics of the issues service (bounded labels: county codes and statuses only).
+
+The per-county gauges are set by the figures process (services/issues/figures.py) from the
+kept figures, by the one holding its lease, and by no web process: each figure comes from one
+place, so ``sum`` over every target the service has is the figure itself. ``mostrecent``: where
+processes share a multiprocess directory, a restarted holder's values replace its predecessor's.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
-from pymongo.database import Database
+from datetime import date
 
-from services.issues import views
-from services.issues.domain.model import local_date
-from shared.events import now
+from prometheus_client import Counter, Gauge
+
+from services.issues.domain import figures
+from services.issues.domain.model import STATUSES
 
 ITEMS_REOPENED = Counter(
     "supervision_items_reopened_total", "Items reopened by a failed inspection (rule R)",
     ["county"])
+ITEMS = Gauge("supervision_items", "Items by county and status", ["county", "status"],
+              multiprocess_mode="mostrecent")
+ITEMS_OVERDUE = Gauge("supervision_items_overdue",
+                      "Items past their deadline and not closed, by county", ["county"],
+                      multiprocess_mode="mostrecent")
 
 
-class ItemsCollector:
-    """Items by county and status, and overdue items by county, read at scrape time."""
+def set_item_gauges(kept: dict[str, dict], today: date) -> None:
+    """Every county's figures, zeros included (a gauge that stopped moving is still right)."""
+    for county, tally in kept.items():
+        for status in STATUSES:
+            ITEMS.labels(county, status).set(tally["by_status"].get(status, 0))
+        ITEMS_OVERDUE.labels(county).set(figures.overdue(tally, today))
 
-    def __init__(self, db: Database):
-        self.db = db
 
-    def collect(self):
-        by_status = GaugeMetricFamily("supervision_items", "Items by county and status",
-                                      labels=["county", "status"])
-        for (county, status), count in views.counts_by_status(self.db).items():
-            by_status.add_metric([county, status], count)
-        overdue = GaugeMetricFamily("supervision_items_overdue",
-                                    "Items past their deadline and not closed, by county",
-                                    labels=["county"])
-        for county, count in views.overdue_by_county(self.db, local_date(now())).items():
-            overdue.add_metric([county], count)
-        return [by_status, overdue]
+def clear_item_gauges() -> None:
+    """Not the holder of the lease: report none (the holder reports them)."""
+    ITEMS.clear()
+    ITEMS_OVERDUE.clear()

@@ -11,7 +11,7 @@ from flask import current_app, render_template
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.issues import views
+from services.issues import repository
 from services.issues.domain.model import STATUSES, local_date
 from services.issues.domain.ranking import Quarter
 from shared import counties
@@ -39,7 +39,7 @@ class Board(MethodView):
         """上墙公示: a county's public items with problem, measure, deadline and status."""
         if not counties.is_known(county):
             raise NotFound(f"No county {county}.")
-        items = views.board(_db(), county)
+        items = repository.board(_db(), county)
         return render_template("board.html", county=county, county_name=counties.name(county),
                                items=items, labels=STATUS_LABELS, today=local_date(now()))
 
@@ -51,8 +51,8 @@ class Dashboard(MethodView):
         """The city dashboard: ledger, ranking and charts of aggregate figures only."""
         today = local_date(now())
         quarter = Quarter.of(today)
-        ledger = views.ledger(_db(), today)
-        ranking = views.ranking(_db(), quarter, today)
+        ledger = repository.ledger(_db(), today)
+        ranking = repository.ranking(_db(), quarter, today)
         return render_template(
             "dashboard.html", today=today, quarter=quarter, ledger=ledger, ranking=ranking,
             statuses=STATUSES, labels=STATUS_LABELS, colours=STATUS_COLOURS,

@@ -9,16 +9,24 @@ each item's current state for the lists, the reports and the overdue scan.
 
 from __future__ import annotations
 
-from datetime import date
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.issues.domain import figures
+from services.issues.domain.figures import Counted
 from services.issues.domain.model import CLOSED, Item
-from shared.changelog import ChangeLog
+from services.issues.domain.ranking import CountyFigures, Quarter, rank
+from shared import counties, mongo
+from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
 IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
@@ -42,13 +50,6 @@ class ItemRepository(Protocol):
         False when somebody else changed it first (read again, decide again)."""
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]: ...
-
-    def current_of(self, item_ids: list[str]) -> dict[str, Item]:
-        """Many items as the current states have them (a moment behind at worst)."""
-
-    def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
-        """``save`` for many changes at once, those of one item in order; a change after a
-        refused one is refused too."""
 
 
 def to_document(item: Item, fingerprint: str | None = None) -> dict:
@@ -121,12 +122,6 @@ class MongoItemRepository:
     def save(self, item: Item, events: list[dict]) -> bool:
         return self.log.record(to_document(item), events)
 
-    def current_of(self, item_ids: list[str]) -> dict[str, Item]:
-        return {id_: from_document(doc) for id_, doc in self.log.current_of(item_ids).items()}
-
-    def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
-        return self.log.record_many([(to_document(item), events) for item, events in batch])
-
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
         """Items past their deadline, not closed, whose deadline was not yet announced."""
         query = {"deadline": {"$lt": today.isoformat()}, "status": {"$ne": CLOSED},
@@ -158,3 +153,214 @@ def ensure_indexes(db: Database) -> None:
     for name, keys in INDEXES.items():
         items.create_index(keys, name=name)
     changelog(db).ensure_indexes()
+    ensure_figure_indexes(db)
+
+# --- Reads: the lists and the board from the items, the reports from the kept figures. --------
+
+# What a list row never carries: the history (GET /v1/items/{id} has it) and the plumbing.
+LIST_PROJECTION = {"history": 0, "outbox": 0, "processed_events": 0, "request_fingerprint": 0}
+PAGE_ORDER = [("created_at", 1), ("_id", 1)]
+BOARD_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    county: str | None = None
+    township: str | None = None
+    village: str | None = None
+    status: str | None = None
+    overdue: bool | None = None
+    category: str | None = None
+    q: str | None = None
+    deadline_before: date | None = None
+    updated_since: datetime | None = None
+
+
+def _overdue(today: date) -> dict:
+    return {"status": {"$ne": CLOSED}, "deadline": {"$lt": today.isoformat()}}
+
+
+def _query(f: ItemFilter, today: date) -> list[dict]:
+    conditions: list[dict] = [
+        {name: value} for name, value in (("county", f.county), ("township", f.township),
+                                          ("village", f.village), ("status", f.status),
+                                          ("category", f.category)) if value is not None
+    ]
+    if f.overdue is True:
+        conditions.append(_overdue(today))
+    elif f.overdue is False:
+        conditions.append({"$or": [{"status": CLOSED},
+                                   {"deadline": {"$gte": today.isoformat()}}]})
+    if f.q:
+        text = {"$regex": re.escape(f.q)}
+        conditions.append({"$or": [{"problem": text}, {"measure": text}, {"village": text}]})
+    if f.deadline_before is not None:
+        conditions.append({"deadline": {"$lt": f.deadline_before.isoformat()}})
+    if f.updated_since is not None:
+        conditions.append({"updated_at": {"$gte": f.updated_since}})
+    return conditions
+
+
+def _combined(conditions: list[dict]) -> dict:
+    """All the conditions as one filter: plain equalities at its top level, the rest under
+    ``$and``. The same filter to MongoDB; FerretDB hands only top-level equalities to its
+    storage, so under ``$and`` even a county's list read and decoded every item."""
+    query: dict = {}
+    rest = []
+    for condition in conditions:
+        field, value = next(iter(condition.items()))
+        if len(condition) == 1 and not field.startswith("$") and not isinstance(value, dict) \
+                and field not in query:
+            query[field] = value
+        else:
+            rest.append(condition)
+    if rest:
+        query["$and"] = rest
+    return query
+
+
+def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
+               after: tuple[datetime, str] | None = None) -> tuple[list[Item], tuple | None]:
+    """One page in (created_at, id) order, and the position after it if there may be more.
+
+    Keyset paging on a unique key: items created while a client pages through appear after
+    the pages already served, and nothing is served twice or skipped.
+    """
+    conditions = _query(f, today)
+    if after is not None:
+        created, item_id = after
+        conditions.append({"$or": [{"created_at": {"$gt": created}},
+                                   {"created_at": created, "_id": {"$gt": item_id}}]})
+    docs = list(db[ITEMS].find(_combined(conditions), LIST_PROJECTION)
+                .sort(PAGE_ORDER).limit(limit + 1))
+    items = [from_document(doc) for doc in docs[:limit]]
+    more = len(docs) > limit
+    return items, ((items[-1].created_at, items[-1].id) if more else None)
+
+
+def board(db: Database, county: str) -> list[dict]:
+    """上墙公示: a county's public items, without the responsible person (never even read)."""
+    fields = {"_id": 0, "township": 1, "village": 1, "problem": 1, "measure": 1, "deadline": 1,
+              "status": 1}
+    cursor = db[ITEMS].find({"county": county, "public": True}, fields)
+    return list(cursor.sort([("township", 1), ("village", 1), ("deadline", 1)])
+                .limit(BOARD_LIMIT))
+
+
+def county_figures(db: Database, county: str | None = None) -> dict[str, dict]:
+    """Each county's kept figures (one tally; domain/figures.py), all the counties' or one's:
+    a read of the few tallies kept per county, whatever the number of items."""
+    return figures.by_county(MongoFigures(db).tallies(county))
+
+
+def ledger(db: Database, today: date, county: str | None = None) -> list[dict]:
+    """工作台账: per county (all of the city's, or one), the figures of its whole list."""
+    kept = county_figures(db, county)
+    return [{**figures.ledger_row(code, kept.get(code) or figures.empty_tally(), today),
+             "county_name": counties.name(code)}
+            for code in ([county] if county else list(counties.COUNTIES))]
+
+
+def ranking(db: Database, quarter: Quarter, today: date) -> list[tuple[int | None, CountyFigures]]:
+    """The counties ranked on the items due in ``quarter`` (domain/ranking.py has the score)."""
+    kept = county_figures(db)
+    return rank([figures.quarter_figures(code, kept.get(code) or figures.empty_tally(),
+                                         quarter, today)
+                 for code in counties.COUNTIES])
+
+
+# --- The kept figures (services/issues/figures.py keeps them; docs/figures.md says why). ------
+
+FIGURES = "figures"  # one tally per (county, partition of the issues topic), with its position
+COUNTED = "figures_counted"  # per item: what it counts for in the figures, at which version
+COUNTED_FIELDS = {"county": 1, "version": 1, "status": 1, "deadline": 1, "reopen_count": 1,
+                  "days_to_close": 1, "created_at": 1, "closed_at": 1}
+
+
+def tally_id(partition: int, county: str) -> str:
+    return f"{partition}:{county}"
+
+
+class MongoFigures:
+    """The tallies and what each item counts for. Only the owner of a partition of the issues
+    topic writes that partition's tallies, and the items keyed to it (one writer a document:
+    FerretDB loses concurrent updates of one)."""
+
+    def __init__(self, db: Database):
+        self.tallies_ = db[FIGURES]
+        self.counted_ = db[COUNTED]
+        self.items = db[ITEMS]
+
+    def tallies(self, county: str | None = None) -> list[dict]:
+        return list(self.tallies_.find({"county": county} if county else {},
+                                       {"position": 0, "partition": 0}))
+
+    def partition_tallies(self, partition: int, county_codes: set[str]) -> dict[str, dict]:
+        """The partition's tallies of these counties (with their positions), those kept."""
+        docs = (self.tallies_.find_one({"_id": tally_id(partition, code)})
+                for code in county_codes)
+        return {doc["county"]: doc for doc in docs if doc is not None}
+
+    def counted(self, item_ids: set[str]) -> dict[str, Counted]:
+        docs = (self.counted_.find_one({"_id": item_id}) for item_id in item_ids)
+        return {doc["_id"]: Counted.from_document(doc) for doc in docs if doc is not None}
+
+    def save_tallies(self, tallies: list[tuple[dict, int | None]]) -> bool:
+        """Write each tally unless its position moved since it was read at ``read_at`` (None:
+        it was not there); False when one had moved (another writer got there first)."""
+        for tally, read_at in tallies:
+            if read_at is None:
+                try:
+                    self.tallies_.insert_one(tally)
+                except DuplicateKeyError:
+                    return False
+            elif not self.tallies_.replace_one({"_id": tally["_id"], "position": read_at},
+                                               tally).matched_count:
+                return False
+        return True
+
+    def keep_counted(self, counted: dict[str, Counted]) -> None:
+        """Record what the items count for now, never going back to an older version."""
+        for item_id, item in counted.items():
+            with contextlib.suppress(DuplicateKeyError):
+                self.counted_.update_one({"_id": item_id, "version": {"$lt": item.version}},
+                                         {"$set": item.as_document()}, upsert=True)
+
+    def recount(self) -> dict[str, dict]:
+        """The figures counted afresh from every item, per county (the operator's check)."""
+        return figures.by_county(self._recounted(lambda _: 0).values())
+
+    def rebuild(self, partition_of: Callable[[str], int]) -> int:
+        """Count every item afresh into tallies of the partition its events go to, and record
+        what each counts for; answer how many items. Run with the figures process stopped: it
+        replaces what that process keeps. Events still to come are applied on top, those of a
+        version already counted are recognised as such."""
+        counted: dict[str, Counted] = {}
+        tallies = self._recounted(partition_of, counted)
+        self.tallies_.delete_many({})
+        self.counted_.delete_many({})
+        docs = [{"_id": item_id, **item.as_document()} for item_id, item in counted.items()]
+        for start in range(0, len(docs), INSERT_CHUNK):
+            self.counted_.insert_many(docs[start:start + INSERT_CHUNK])
+        if tallies:
+            self.tallies_.insert_many(list(tallies.values()))
+        return len(counted)
+
+    def _recounted(self, partition_of: Callable[[str], int],
+                   counted: dict[str, Counted] | None = None) -> dict[str, dict]:
+        tallies: dict[str, dict] = {}
+        for doc in self.items.find({}, COUNTED_FIELDS):
+            item = Counted.of(doc)
+            partition = partition_of(doc["_id"])
+            key = tally_id(partition, item.county)
+            tally = tallies.setdefault(key, {"_id": key, "partition": partition,
+                                             "county": item.county, "position": 0,
+                                             **figures.empty_tally()})
+            figures.count(tally, item, 1)
+            if counted is not None:
+                counted[doc["_id"]] = item
+        return tallies
+
+
+def ensure_figure_indexes(db: Database) -> None:
+    mongo.ensure_indexes(db[FIGURES], [IndexModel([("county", ASCENDING)])])

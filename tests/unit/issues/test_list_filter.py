@@ -3,7 +3,7 @@ MongoDB-compatible store can use an index for them (FerretDB looks nowhere else)
 
 from datetime import date
 
-from services.issues.views import ItemFilter, _combined, _query
+from services.issues.repository import ItemFilter, _combined, _query
 
 TODAY = date(2026, 11, 23)
 

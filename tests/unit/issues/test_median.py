@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from services.issues.views import median
+from services.issues.domain.figures import median
 
 
 @pytest.mark.parametrize("days", [[5], [1, 9], [3, 3, 4, 10], [0, 2, 2, 2, 7, 30, 31], [8, 1, 1]])
