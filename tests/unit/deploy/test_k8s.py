@@ -30,7 +30,7 @@ NAMESPACE = "supervision"
 REQUIRED_CONFIG = {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "WEBHOOK_RETRY_SCHEDULE",
                    "REOPEN_DEADLINE_DAYS", "WEBHOOK_ALLOWED_HOSTS", "LOG_LEVEL",
                    "PROMETHEUS_MULTIPROC_DIR"}
-SECRET_VARIABLES = {"SUPERVISION_JWT_SECRET"}
+SECRET_VARIABLES = {"SUPERVISION_JWT_SECRET", "WEB_SESSION_SECRET", "OIDC_CLIENT_SECRET"}
 # Leased workers: one instance works, the second stands by (shared/outbox.py, the scheduler);
 # the dispatcher's claims are leased per delivery.
 TWO_REPLICAS = ("-relay", "-scheduler", "-dispatcher")
