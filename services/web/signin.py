@@ -26,12 +26,12 @@ from shared.auth import mint
 from shared.config import Settings
 
 blp = Blueprint("signin", __name__)
-oauth = OAuth()
 TOKEN_SECONDS = 8 * 3600
 
 
 def init_app(app, settings: Settings) -> None:
-    oauth.init_app(app)
+    # One client registry per app: each app knows its own provider.
+    oauth = app.extensions["web.oauth"] = OAuth(app)
     if settings.oidc_issuer:
         oauth.register(
             "organisation",
@@ -43,6 +43,10 @@ def init_app(app, settings: Settings) -> None:
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
+
+
+def _provider():
+    return current_app.extensions["web.oauth"].organisation
 
 
 def signed_in() -> tuple[Person, str] | None:
@@ -125,7 +129,7 @@ def oidc():
         abort(404)
     session["next"] = _safe_next(request.form.get("next"))
     redirect_uri = _settings().web_public_url.rstrip("/") + url_for("signin.callback")
-    return oauth.organisation.authorize_redirect(redirect_uri)
+    return _provider().authorize_redirect(redirect_uri)
 
 
 @blp.get("/signin/callback")
@@ -133,7 +137,7 @@ def callback():
     if not _settings().oidc_issuer:
         abort(404)
     settings = _settings()
-    answer = oauth.organisation.authorize_access_token()
+    answer = _provider().authorize_access_token()
     claims = answer.get("userinfo") or {}
     try:
         person = person_from_claims(claims, role_claim=settings.oidc_role_claim,
