@@ -42,6 +42,10 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     reopen_deadline_days: int = 30
     log_level: str = "INFO"
+    # Idempotency records (shared.idempotency): how long a first answer is kept for a repeat,
+    # and how often the records past that are swept.
+    idempotency_retention_seconds: float = 7 * 86400
+    idempotency_sweep_seconds: float = 3600.0
     # The processes beside the web apps: how often the scheduler scans for overdue items; the
     # dispatcher's workers in all, at once per subscription, and their claim lease; how long a
     # rotated webhook secret keeps signing; a consumer replica's static group membership id.
@@ -102,6 +106,10 @@ class Settings:
             ),
             reopen_deadline_days=int(env.get("REOPEN_DEADLINE_DAYS", cls.reopen_deadline_days)),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            idempotency_retention_seconds=float(
+                env.get("IDEMPOTENCY_RETENTION_SECONDS", cls.idempotency_retention_seconds)),
+            idempotency_sweep_seconds=float(
+                env.get("IDEMPOTENCY_SWEEP_SECONDS", cls.idempotency_sweep_seconds)),
             overdue_scan_seconds=float(env.get("OVERDUE_SCAN_SECONDS", cls.overdue_scan_seconds)),
             delivery_concurrency=int(env.get("DELIVERY_CONCURRENCY", cls.delivery_concurrency)),
             delivery_per_subscription=int(

@@ -33,8 +33,12 @@ blp = Blueprint("inspections", __name__, url_prefix="/v1/inspections",
                 description="Unannounced, cross-county inspections and their spot checks.")
 
 
+def _database():
+    return mongo.database(current_app.config["SETTINGS"], SERVICE)
+
+
 def _repositories() -> tuple[MongoInspections, MongoItemCopy]:
-    db = mongo.database(current_app.config["SETTINGS"], SERVICE)
+    db = _database()
     return MongoInspections(db), MongoItemCopy(db)
 
 
@@ -77,7 +81,9 @@ class Inspections(MethodView):
         return {"items": rows, "next_cursor": cursor}
 
     @require("city_admin")
+    @idempotency.idempotent(_database)
     @blp.arguments(PlanSchema)
+    @blp.doc(parameters=[idempotency.PARAMETER])
     @blp.response(201, InspectionSchema)
     def post(self, body: dict, principal: Principal):
         """Plan an inspection (city only). Honours Idempotency-Key."""
@@ -122,7 +128,9 @@ class Start(MethodView):
 @blp.route("/<inspection_id>/results")
 class Results(MethodView):
     @require("inspector")
+    @idempotency.idempotent(_database)
     @blp.arguments(ResultsSchema)
+    @blp.doc(parameters=[idempotency.PARAMETER])
     @blp.response(200, InspectionSchema)
     def post(self, body: dict, inspection_id: str, principal: Principal):
         """File the results once; completes the inspection. Honours Idempotency-Key: the same
@@ -143,19 +151,19 @@ class Results(MethodView):
 
 
 def _evidence() -> evidence.EvidenceStore:
-    return evidence.EvidenceStore(mongo.database(current_app.config["SETTINGS"], SERVICE))
+    return evidence.EvidenceStore(_database())
 
 
 @blp.route("/<inspection_id>/evidence")
 class InspectionEvidence(MethodView):
     @require("inspector")
+    @idempotency.idempotent(_database)
     @blp.arguments(evidence.UploadSchema, location="files")
     @blp.response(201, evidence.EvidenceSchema)
     @blp.alt_response(413, description="larger than 10 MB")
     @blp.alt_response(415, description="neither JPEG nor PNG by its bytes")
     @blp.alt_response(422, description="damaged, truncated or too many pixels")
-    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
-                          "schema": {"type": "string"}}])
+    @blp.doc(parameters=[idempotency.PARAMETER])
     def post(self, files: dict, inspection_id: str, principal: Principal):
         """A photo taken on site by the team, while the inspection is in progress; answers the
         id to put in a check's ``evidence``. docs/evidence.md says what is kept and served."""

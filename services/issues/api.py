@@ -37,7 +37,7 @@ from services.issues.schemas import (
     RankingSchema,
     TransitionSchema,
 )
-from shared import counties, idempotency
+from shared import clock, counties, evidence, idempotency
 from shared.auth import Principal, require
 from shared.errors import (
     ApiError,
@@ -132,6 +132,7 @@ class Items(MethodView):
         return {"items": [item_body(i) for i in found], "next_cursor": next_cursor}
 
     @require(*WRITERS)
+    @idempotency.idempotent(db)
     @items_blp.arguments(ItemCreateSchema)
     @items_blp.response(201, ItemDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @items_blp.alt_response(409, description="Idempotency-Key reused with another body")
@@ -156,6 +157,7 @@ def page_position(cursor: str | None) -> tuple[datetime, str] | None:
 @items_blp.route("/import")
 class ItemImport(MethodView):
     @require(*WRITERS)
+    @idempotency.idempotent(db)
     @items_blp.arguments(ImportArgs, location="query", unknown=RAISE)
     @items_blp.response(200, ImportReportSchema)
     @items_blp.alt_response(422, description="unreadable file, or a bad row with atomic=true")
@@ -265,7 +267,12 @@ class ItemTransitions(MethodView):
     @items_blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True,
                                 "schema": {"type": "string"}}])
     def post(self, body: dict, item_id: str, principal: Principal):
-        """Move the item along its lifecycle (docs/issues.md has who may do what)."""
+        """Move the item along its lifecycle (docs/issues.md has who may do what). An
+        ``evidence`` entry that is a photo id must name a photo uploaded to this item."""
+        unknown = evidence.EvidenceStore(db()).check_references(evidence.item_owner(item_id),
+                                                                body["evidence"])
+        if unknown:
+            raise Unprocessable(next(iter(unknown.values()))[0], errors={"evidence": unknown})
         try:
             item = handlers.transition_item(repository(), item_id, body["to"], actor(principal),
                                             expected_version=expected_version(),
@@ -275,6 +282,63 @@ class ItemTransitions(MethodView):
                 f"The item changed meanwhile ({exc}); read it again and retry.",
                 headers={"ETag": f'"{exc.current}"'}) from exc
         return item_body(item, history=True), etag(item)
+
+
+@items_blp.route("/<string:item_id>/evidence")
+class ItemEvidence(MethodView):
+    @require(*WRITERS)
+    @idempotency.idempotent(db)
+    @items_blp.arguments(evidence.UploadSchema, location="files")
+    @items_blp.response(201, evidence.EvidenceSchema)
+    @items_blp.alt_response(413, description="larger than 10 MB")
+    @items_blp.alt_response(415, description="neither JPEG nor PNG by its bytes")
+    @items_blp.alt_response(422, description="damaged, truncated or too many pixels")
+    @items_blp.doc(parameters=[idempotency.PARAMETER])
+    def post(self, files: dict, item_id: str, principal: Principal):
+        """Upload an evidence photo of the item (whoever may move it); answers the id to put in
+        a transition's ``evidence``. docs/evidence.md says what is kept and what is served."""
+        item = repository().get(item_id)
+        if item is None or not actor(principal).administers(item.county):
+            raise NotFound(f"No item {item_id}.")
+        photo = evidence.uploaded(files)
+        key = idempotency.key()
+        evidence_id = (idempotency.derived_id("issues.evidence", principal.sub, key) if key
+                       else str(uuid.uuid4()))
+        kept = evidence.EvidenceStore(db()).add(evidence_id, evidence.item_owner(item_id), photo,
+                                                uploaded_by=principal.sub, now=clock.now_ms())
+        location = url_for("items.ItemEvidenceById", item_id=item_id, evidence_id=kept.id)
+        return kept.shown_to(city=principal.is_city), {"Location": location}
+
+
+def visible_evidence(item_id: str, evidence_id: str, principal: Principal):
+    """The item's photo, for whoever may read the item (as GET /v1/items/{id}); else 404."""
+    item = repository().get(item_id)
+    item_scope(principal)  # inspectors: 403
+    store = evidence.EvidenceStore(db())
+    found = None if item is None or not principal.sees_county(item.county) else store.of(
+        evidence.item_owner(item_id), evidence_id)
+    if found is None:
+        raise NotFound(f"No photo {evidence_id} of item {item_id}.")
+    return store, found
+
+
+@items_blp.route("/<string:item_id>/evidence/<string:evidence_id>")
+class ItemEvidenceById(MethodView):
+    @require(*READERS)
+    @items_blp.doc(responses={200: evidence.IMAGE_RESPONSE})
+    def get(self, item_id: str, evidence_id: str, principal: Principal):
+        """The photo as served: re-encoded without EXIF, GPS or other metadata."""
+        return evidence.serve(*visible_evidence(item_id, evidence_id, principal))
+
+
+@items_blp.route("/<string:item_id>/evidence/<string:evidence_id>/metadata")
+class ItemEvidenceMetadata(MethodView):
+    @require(*READERS)
+    @items_blp.response(200, evidence.EvidenceSchema)
+    def get(self, item_id: str, evidence_id: str, principal: Principal):
+        """What was kept of the original; its GPS position for city admins only."""
+        return visible_evidence(item_id, evidence_id, principal)[1].shown_to(
+            city=principal.is_city)
 
 
 @reports_blp.route("/ledger")

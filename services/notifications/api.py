@@ -71,6 +71,7 @@ subscriptions = Blueprint(
 @subscriptions.route("")
 class SubscriptionList(MethodView):
     @require(*OWNERS)
+    @idempotency.idempotent(lambda: mongo.database(_wiring().settings, SERVICE))
     @subscriptions.arguments(SubscriptionIn)
     @subscriptions.response(201, SubscriptionCreated)
     @subscriptions.alt_response(200, schema=SubscriptionCreated,

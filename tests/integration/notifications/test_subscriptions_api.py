@@ -66,8 +66,8 @@ def test_the_same_idempotency_key_answers_the_first_subscription_again(as_, db, 
     key = {"Idempotency-Key": "subscribe-1"}
     first = as_["yuecheng"].post("/v1/subscriptions", json=body(receiver.url), headers=key)
     again = as_["yuecheng"].post("/v1/subscriptions", json=body(receiver.url), headers=key)
-    assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json == first.json
+    assert first.status_code == again.status_code == 201  # the first answer, status included
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
     other = as_["yuecheng"].post("/v1/subscriptions", json=body(receiver.url, event_types=[
         "issue.created"]), headers=key)
     assert other.status_code == 409
