@@ -6,9 +6,9 @@ A handler writes the state change and the events it causes in one single-documen
 the ``outbox`` array of the change's document (shared.changelog). The relay publishes them with
 acks=all, and only once Kafka confirmed them takes them out; it is the only writer that updates
 a change document, and nothing appends to an outbox after its insert, so the relay empties the
-outboxes of a whole batch in one write. A crash between the two publishes an event twice at
-worst; consumers absorb that by event id. One relay instance per service holds a lease and
-publishes, so per-key order holds even with several instances running.
+outboxes of a whole batch at once, with no read of them between. A crash between the two
+publishes an event twice at worst; consumers absorb that by event id. One relay instance per
+service holds a lease and publishes, so per-key order holds even with several instances running.
 
 ``python -m shared.outbox issues`` runs the relay of the issues service.
 """
@@ -77,7 +77,7 @@ def lease(db: Database, name: str, holder: str, seconds: float) -> bool:
 
 class Relay:
     def __init__(self, db: Database, producer: KafkaProducer, service: str, settings: Settings, *,
-                 batch_size: int = 200, lease_seconds: float = 10.0, idle_sleep: float = 0.02):
+                 batch_size: int = 500, lease_seconds: float = 10.0, idle_sleep: float = 0.02):
         self.db = db
         self.producer = producer
         self.service = service
@@ -118,8 +118,10 @@ class Relay:
 
     def _publish_documents(self, collection: Collection, docs: list[dict]) -> int:
         """Send the events of ``docs`` in order, wait for Kafka once for all of them, and empty
-        the outboxes Kafka confirmed in one write (one write a document cost a PostgreSQL
-        commit each on FerretDB)."""
+        the outboxes Kafka confirmed: one update by ``_id`` each, a few at once. Not one
+        ``update_many`` with ``$in``: FerretDB hands PostgreSQL no ``$in``, so that read every
+        pending document of the collection (2.6 s for 200 of 6,000 pending, against 0.32 s for
+        200 updates by ``_id`` eight at a time), and a backlog slowed its own draining."""
         sent = []
         for doc in docs:
             events = doc.get(OUTBOX) or []
@@ -138,9 +140,8 @@ class Relay:
                     EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
                 confirmed.append(doc_id)
         finally:
-            if confirmed:
-                collection.update_many({"_id": {"$in": confirmed}, PENDING: True},
-                                       {"$set": {OUTBOX: [], PENDING: False}})
+            mongo.concurrently(lambda doc_id: collection.update_one(
+                {"_id": doc_id, PENDING: True}, {"$set": {OUTBOX: [], PENDING: False}}), confirmed)
         return sum(len(events) for _, events, _ in sent)
 
     def run(self, stop: threading.Event) -> None:
