@@ -150,8 +150,11 @@ def in_parallel(work: Callable, args: list, workers: int = 8) -> list:
 Filing = tuple[str, str, list[str]]  # inspection id, target county, item ids
 
 
-def closed_items(settings: Settings, counties: list[str], count: int, per_filing: int
-                 ) -> list[tuple[str, str]]:
+PREPARED_AT_ONCE = 200
+
+
+def closed_items(settings: Settings, counties: list[str], count: int, per_filing: int, *,
+                 first: int = 0) -> list[tuple[str, str]]:
     """``count`` closed items, ``per_filing`` of a county at a time, the counties in turn:
     decided by the issues domain and written in bulk through its repository (as an import
     is), their closing events in the outbox. Through the API (four requests an item) a step
@@ -163,7 +166,7 @@ def closed_items(settings: Settings, counties: list[str], count: int, per_filing
     city = Actor("city_admin@city", "city_admin")
     made, batch = [], []
     for n in range(count):
-        county = counties[n // per_filing % len(counties)]
+        county = counties[(first + n) // per_filing % len(counties)]
         admin = Actor(f"county_admin@{county}", "county_admin", county)
         item, _ = Item.create(id=str(uuid.uuid4()), actor=admin, at=at, county=county,
                               township="城关镇", village="东村", problem="三会一课制度落实不到位",
@@ -202,9 +205,16 @@ def prepare(stack: Stack, filings: int, per_filing: int, counties: list[str]) ->
             headers=stack.token("inspector", team[0]["county"], team[0]["sub"])))
         return inspection["id"], county, item_ids
 
-    items = closed_items(stack.settings, counties, filings * per_filing, per_filing)
-    groups = [items[n:n + per_filing] for n in range(0, len(items), per_filing)]
-    return in_parallel(started_inspection, groups)
+    prepared: list[Filing] = []
+    # A few hundred items at a time, each lot planned before the next is written: the relay
+    # before the change to it drained a backlog of thousands of outboxes in tens of minutes.
+    lot = max(per_filing, PREPARED_AT_ONCE // per_filing * per_filing)
+    for start in range(0, filings * per_filing, lot):
+        count = min(lot, filings * per_filing - start)
+        items = closed_items(stack.settings, counties, count, per_filing, first=start)
+        groups = [items[n:n + per_filing] for n in range(0, len(items), per_filing)]
+        prepared += in_parallel(started_inspection, groups)
+    return prepared
 
 
 def file_failures(stack: Stack, filing: Filing) -> None:
