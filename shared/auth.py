@@ -1,4 +1,6 @@
-"""Bearer tokens (HS256 JWT) and the roles of docs/api.md.
+"""Bearer tokens and the roles of docs/api.md: tokens of the organisation's OpenID Connect
+provider, verified by its JWKS (RS256, ES256), beside HS256 tokens signed with the deployment's
+secret for local use (docs/deployment.md, Sign-in).
 
 ``python -m shared.auth mint --role county_admin --county 330602`` prints a token for local use.
 """
@@ -11,9 +13,10 @@ import time
 from dataclasses import dataclass
 
 import jwt
+import requests
 from flask import current_app, g, request
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import ApiError, Forbidden, Unauthorized
 
 ROLES = ("city_admin", "county_admin", "inspector", "subscriber")
 # Roles whose token must name a county: the scope of an admin or subscriber, an inspector's home.
@@ -38,6 +41,10 @@ class Principal:
 
 
 def decode(token: str, secret: str) -> Principal:
+    """The caller of an HS256 token signed with the deployment's secret; none is taken when the
+    secret is empty (a deployment that signs in through its provider only)."""
+    if not secret:
+        raise Unauthorized("This deployment takes its sign-in provider's tokens only.")
     try:
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], options={"require": ["sub", "role", "exp"]}
@@ -46,6 +53,11 @@ def decode(token: str, secret: str) -> Principal:
         raise Unauthorized("The token has expired.") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"The token is not valid: {exc}.") from exc
+    return principal_from(claims)
+
+
+def principal_from(claims: dict) -> Principal:
+    """The caller that verified claims name (``sub``, ``role``, ``county``, ``city``)."""
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthorized(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.")
@@ -73,8 +85,94 @@ def current_principal() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send a bearer token in the Authorization header.")
-        g.principal = decode(token.strip(), current_app.config["SETTINGS"].jwt_secret)
+        g.principal = verifier(current_app.config["SETTINGS"]).principal(token.strip())
     return g.principal
+
+
+ISSUER_ALGORITHMS = ("RS256", "ES256")
+
+
+class Verifier:
+    """Verifies a bearer token by its algorithm: HS256 with the deployment's secret; RS256 or
+    ES256 by the issuer's JWKS, checking issuer, audience and expiry, with the provider's claim
+    names mapped to role, county and city. No other algorithm is taken, so a token signed with
+    the public key as an HMAC secret is refused."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def principal(self, token: str) -> Principal:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"The token is not valid: {exc}.") from exc
+        if algorithm == "HS256":
+            return decode(token, self.settings.jwt_secret)
+        if algorithm in ISSUER_ALGORITHMS and self.settings.oidc_issuer:
+            return self._issued(token)
+        raise Unauthorized(f"Tokens signed {algorithm} are not taken here.")
+
+    def _issued(self, token: str) -> Principal:
+        s = self.settings
+        try:
+            key = self._keys().get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token, key.key, algorithms=list(ISSUER_ALGORITHMS), issuer=s.oidc_issuer,
+                audience=s.oidc_audience or None,
+                options={"require": ["sub", "exp", "iss"], "verify_aud": bool(s.oidc_audience)})
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ApiError("The sign-in provider's keys cannot be fetched; try again shortly.",
+                           status=503, title="Service Unavailable",
+                           headers={"Retry-After": "5"}) from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired.") from exc
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+            raise Unauthorized(f"The token is not valid: {exc}.") from exc
+        offered = _claim(claims, s.oidc_role_claim)
+        roles = offered if isinstance(offered, list) else [offered]
+        return principal_from({
+            "sub": claims["sub"], "role": next((r for r in roles if r in ROLES), offered),
+            "county": _claim(claims, s.oidc_county_claim),
+            "city": _claim(claims, s.oidc_city_claim)})
+
+    def _keys(self) -> jwt.PyJWKClient:
+        """The issuer's key set, fetched when a key is first needed and kept
+        ``OIDC_JWKS_CACHE_SECONDS``; an unknown key id fetches it again, at most once every
+        30 s (PyJWT's cooldown), so a provider's key rotation is taken up at once."""
+        if self._jwks is None:
+            s = self.settings
+            self._jwks = jwt.PyJWKClient(s.oidc_jwks_url or _discovered_jwks_url(s.oidc_issuer),
+                                         cache_keys=True, lifespan=s.oidc_jwks_cache_seconds,
+                                         timeout=5)
+        return self._jwks
+
+
+def _discovered_jwks_url(issuer: str) -> str:
+    try:
+        answer = requests.get(issuer.rstrip("/") + "/.well-known/openid-configuration",
+                              timeout=5)
+        answer.raise_for_status()
+        return answer.json()["jwks_uri"]
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise jwt.PyJWKClientConnectionError(
+            f"no jwks_uri from {issuer}'s OpenID configuration: {exc}") from exc
+
+
+def _claim(claims: dict, path: str):
+    """A claim by name, or by a dotted path into nested claims (``realm_access.roles``)."""
+    value = claims
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+@functools.cache
+def verifier(settings) -> Verifier:
+    """One verifier (and key cache) per process and configuration."""
+    return Verifier(settings)
 
 
 def require(*roles: str):

@@ -79,6 +79,13 @@ class Settings:
     oidc_scope: str = "openid profile"
     oidc_role_claim: str = "role"
     oidc_county_claim: str = "county"
+    # The services verify the provider's tokens (shared.auth): the audience they must name
+    # (empty: not checked), where its keys are (empty: the issuer's OpenID configuration says),
+    # how long they are kept, and the claim naming a city admin's city.
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_jwks_cache_seconds: float = 300.0
+    oidc_city_claim: str = "city"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -138,6 +145,11 @@ class Settings:
             oidc_scope=env.get("OIDC_SCOPE", cls.oidc_scope),
             oidc_role_claim=env.get("OIDC_ROLE_CLAIM", cls.oidc_role_claim),
             oidc_county_claim=env.get("OIDC_COUNTY_CLAIM", cls.oidc_county_claim),
+            oidc_audience=env.get("OIDC_AUDIENCE", cls.oidc_audience),
+            oidc_jwks_url=env.get("OIDC_JWKS_URL", cls.oidc_jwks_url),
+            oidc_jwks_cache_seconds=float(
+                env.get("OIDC_JWKS_CACHE_SECONDS", cls.oidc_jwks_cache_seconds)),
+            oidc_city_claim=env.get("OIDC_CITY_CLAIM", cls.oidc_city_claim),
         )
 
     def topic(self, name: str) -> str:
