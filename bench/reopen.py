@@ -184,6 +184,17 @@ def closed_items(settings: Settings, counties: list[str], count: int, per_filing
     return made
 
 
+def wait_for_copies(copies, item_ids: list[str]) -> None:
+    missing = set(item_ids)
+
+    def known() -> bool:
+        missing.difference_update([i for i in list(missing)
+                                   if copies.find_one({"_id": i}, {"_id": 1}) is not None])
+        return not missing
+
+    eventually(known, timeout=600, interval=0.5, message="the inspections copy fell behind")
+
+
 def prepare(stack: Stack, filings: int, per_filing: int, counties: list[str]) -> list[Filing]:
     """Started inspections, each of ``per_filing`` closed items of one county, the counties
     taken in turn."""
@@ -209,9 +220,13 @@ def prepare(stack: Stack, filings: int, per_filing: int, counties: list[str]) ->
     # A few hundred items at a time, each lot planned before the next is written: the relay
     # before the change to it drained a backlog of thousands of outboxes in tens of minutes.
     lot = max(per_filing, PREPARED_AT_ONCE // per_filing * per_filing)
+    copies = mongo.database(stack.settings, "inspections")["items"]
     for start in range(0, filings * per_filing, lot):
         count = min(lot, filings * per_filing - start)
         items = closed_items(stack.settings, counties, count, per_filing, first=start)
+        # Plan once the inspections service knows the lot (a read by id each: an $in would
+        # read its whole copy), not by retrying plans that it refuses meanwhile.
+        wait_for_copies(copies, [item_id for _, item_id in items])
         groups = [items[n:n + per_filing] for n in range(0, len(items), per_filing)]
         prepared += in_parallel(started_inspection, groups)
     return prepared
