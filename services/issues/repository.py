@@ -51,6 +51,13 @@ class ItemRepository(Protocol):
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]: ...
 
+    def current_of(self, item_ids: list[str]) -> dict[str, Item]:
+        """Many items as the current states have them (a moment behind at worst)."""
+
+    def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
+        """``save`` for many changes at once, those of one item in order; a change after a
+        refused one is refused too."""
+
 
 def to_document(item: Item, fingerprint: str | None = None) -> dict:
     """The item's state as stored: in its change and, less the fingerprint, as current."""
@@ -121,6 +128,12 @@ class MongoItemRepository:
 
     def save(self, item: Item, events: list[dict]) -> bool:
         return self.log.record(to_document(item), events)
+
+    def current_of(self, item_ids: list[str]) -> dict[str, Item]:
+        return {id_: from_document(doc) for id_, doc in self.log.current_of(item_ids).items()}
+
+    def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
+        return self.log.record_many([(to_document(item), events) for item, events in batch])
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
         """Items past their deadline, not closed, whose deadline was not yet announced."""
