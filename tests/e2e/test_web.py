@@ -27,9 +27,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.conftest import GUNICORN, wait_ready
 from tests.e2e.system import LocalSystem
-from tests.processes import ROOT, Process, free_port
+from tests.processes import ROOT
+from tests.receiver import Receiver
 from tests.support import eventually
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -56,20 +56,18 @@ def stack(base_settings, tmp_path_factory) -> LocalSystem:
 
 
 @pytest.fixture(scope="module")
-def web(stack, tmp_path_factory) -> str:
-    port = free_port()
-    env = dict(stack.env, ISSUES_URL=stack.urls["issues"],
-               INSPECTIONS_URL=stack.urls["inspections"],
-               NOTIFICATIONS_URL=stack.urls["notifications"],
-               WEB_PUBLIC_URL=f"http://127.0.0.1:{port}", WEB_LOCAL_SIGN_IN="1")
-    process = Process("web", [GUNICORN, "-c", str(ROOT / "services/web/gunicorn.conf.py"),
-                              "-b", f"127.0.0.1:{port}", "services.web.app:create_app()"],
-                      env, tmp_path_factory.mktemp("web-logs")).start()
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+def web(stack) -> str:
+    """The web app of the system's Procfile, on the system's WEB_BIND, with the local sign-in
+    `make run` offers."""
+    url = f"http://{stack.env['WEB_BIND']}"
+
+    def ready():
+        try:
+            return requests.get(f"{url}/readyz", timeout=3).status_code == 200
+        except requests.RequestException:
+            return False
+    eventually(ready, timeout=60, interval=0.5, message=f"the web app at {url} is not ready")
+    return url
 
 
 @pytest.fixture
@@ -363,3 +361,42 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, "button[value=plan]").click()
     WebDriverWait(browser, 60).until(lambda d: "已计划" in text(d))
     step(browser, "21-city-inspection-planned")
+
+    # --- the city subscribes 柯桥区's county system, follows its deliveries, rotates the
+    # secret, replays today's events ------------------------------------------------------
+    with Receiver() as receiver:
+        browser.get(f"{web}/city/subscriptions")
+        step(browser, "22-city-subscriptions")
+        browser.find_element(By.ID, "url").send_keys(receiver.url)
+        browser.find_element(By.CSS_SELECTOR, "input[name=event_types][value='issue.created']") \
+            .click()
+        browser.find_element(By.CSS_SELECTOR, f"input[name=counties][value='{KEQIAO}']").click()
+        browser.find_element(By.CSS_SELECTOR, "form button.primary").click()
+        secret = WebDriverWait(browser, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "code.secret"))[0].text
+        receiver.secret = secret
+        step(browser, "23-city-subscription-secret")
+        created = api(stack, "POST", "issues", "/v1/items", county, json={
+            "county": KEQIAO, "township": "钱清街道", "village": "西村", "problem": f"订阅后 {tag}",
+            "measure": "建立台账", "deadline": "2027-06-30"})
+        eventually(lambda: created["id"] in {e["subject"] for e in receiver.of_type(
+            "issue.created")}, timeout=60, interval=0.5,
+            message="the county system never heard of the new item")
+        assert not receiver.rejected, receiver.rejected
+        browser.find_element(By.LINK_TEXT, "查看订阅").click()
+        WebDriverWait(browser, 30).until(lambda d: "issue.created" in text(d))
+        step(browser, "24-city-subscription-deliveries")
+        browser.find_element(By.XPATH, "//button[text()='更换签名密钥']").click()
+        rotated = WebDriverWait(browser, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "code.secret"))[0].text
+        assert rotated and rotated != secret and "仍会同时签名" in text(browser)
+        receiver.secret = rotated
+        step(browser, "25-city-subscription-rotated")
+        browser.find_element(By.LINK_TEXT, "查看订阅").click()
+        browser.find_element(By.XPATH, "//button[text()='重新投递']").click()
+        WebDriverWait(browser, 30).until(lambda d: "已重新投递" in text(d))
+        step(browser, "26-city-subscription-replayed")
+        eventually(lambda: {e["subject"] for e in receiver.of_type("issue.created")}
+                   >= {i["id"] for i in items.values()}, timeout=60, interval=0.5,
+                   message="the replayed creations never reached the county system")
+        assert not receiver.rejected, receiver.rejected
