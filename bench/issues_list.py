@@ -30,7 +30,7 @@ from services.issues.app import create_app
 from services.issues.domain.model import Actor, Item
 from services.issues.importing import COLUMNS
 from services.issues.repository import MongoItemRepository
-from shared import counties, mongo
+from shared import divisions, mongo
 from shared.auth import mint
 from shared.config import Settings
 from tools.demo.dataset import build
@@ -95,7 +95,7 @@ def main() -> None:
 
 def load(repo: MongoItemRepository, count: int) -> None:
     rng = random.Random(2016)
-    codes = list(counties.COUNTIES)
+    codes = list(divisions.current().counties)
     statuses = ["open", "in_progress", "pending_verification", "closed", "reopened"]
     city = Actor("bench", "city_admin")
     created = datetime.now(UTC) - timedelta(days=200)

@@ -16,11 +16,15 @@ import jwt
 import requests
 from flask import current_app, g, request
 
+from shared.divisions import in_city
 from shared.errors import ApiError, Forbidden, Unauthorized
 
 ROLES = ("city_admin", "county_admin", "inspector", "subscriber")
 # Roles whose token must name a county: the scope of an admin or subscriber, an inspector's home.
 COUNTY_ROLES = ("county_admin", "inspector", "subscriber")
+# A city_admin token may name a city (claim ``city``, a city code of a province region): the
+# admin's scope is then that city's counties; without it, the whole region as before.
+CITY_CLAIM = "city"
 
 
 @dataclass(frozen=True)
@@ -28,15 +32,17 @@ class Principal:
     sub: str
     role: str
     county: str | None = None
+    city: str | None = None  # a city_admin's city, if the token names one
 
     @property
     def is_city(self) -> bool:
         return self.role == "city_admin"
 
     def sees_county(self, county: str) -> bool:
-        """Whether this caller's scope covers ``county`` (the city covers all)."""
+        """Whether this caller's scope covers ``county`` (the city covers all of its own; an
+        admin of the whole region all)."""
         if self.is_city:
-            return True
+            return self.city is None or in_city(county, self.city)
         return self.role in ("county_admin", "subscriber") and self.county == county
 
 
@@ -67,14 +73,21 @@ def principal_from(claims: dict) -> Principal:
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("The token's subject is empty.")
-    return Principal(sub=sub, role=role, county=county if role in COUNTY_ROLES else None)
+    city = claims.get(CITY_CLAIM) if role == "city_admin" else None
+    if city is not None and not (isinstance(city, str) and len(city) == 6 and city.isdigit()
+                                 and city.endswith("00") and not city.endswith("0000")):
+        raise Unauthorized(f"The token's {CITY_CLAIM} claim must be a six-digit city code.")
+    return Principal(sub=sub, role=role, county=county if role in COUNTY_ROLES else None,
+                     city=city)
 
 
 def mint(secret: str, *, sub: str, role: str, county: str | None = None,
-         ttl_seconds: int = 8 * 3600) -> str:
+         city: str | None = None, ttl_seconds: int = 8 * 3600) -> str:
     claims = {"sub": sub, "role": role, "exp": int(time.time()) + ttl_seconds}
     if county:
         claims["county"] = county
+    if city:
+        claims[CITY_CLAIM] = city
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -87,6 +100,22 @@ def current_principal() -> Principal:
             raise Unauthorized("Send a bearer token in the Authorization header.")
         g.principal = verifier(current_app.config["SETTINGS"]).principal(token.strip())
     return g.principal
+
+
+def whole_region_only(service: str):
+    """A ``before_request`` hook of a service that does not narrow what it serves to one city
+    (notifications: subscriptions and the feed): a city admin scoped to a city is refused
+    there, rather than served the whole region's."""
+
+    def refuse_city_scope() -> None:
+        if request.path.startswith("/v1/") and request.headers.get("Authorization"):
+            principal = current_principal()
+            if principal.city is not None:
+                raise Forbidden(f"The {service} service serves the whole region's city admins "
+                                f"and county roles; a city admin scoped to {principal.city} "
+                                "is not served here.")
+
+    return refuse_city_scope
 
 
 ISSUER_ALGORITHMS = ("RS256", "ES256")
@@ -199,14 +228,17 @@ def main(argv: list[str] | None = None) -> None:
     m = sub.add_parser("mint", help="print a bearer token")
     m.add_argument("--role", choices=ROLES, required=True)
     m.add_argument("--county", help="county code (required for every role but city_admin)")
+    m.add_argument("--city", help="a city_admin's city in a province region (default: all)")
     m.add_argument("--sub", default=None, help="the subject; defaults to role@county")
     m.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     args = parser.parse_args(argv)
     if args.role in COUNTY_ROLES and not args.county:
         parser.error(f"--county is required for {args.role}")
-    subject = args.sub or f"{args.role}@{args.county or 'city'}"
+    if args.city and args.role != "city_admin":
+        parser.error("--city scopes a city_admin only")
+    subject = args.sub or f"{args.role}@{args.county or args.city or 'city'}"
     print(mint(Settings.from_env().jwt_secret, sub=subject, role=args.role, county=args.county,
-               ttl_seconds=args.ttl))
+               city=args.city, ttl_seconds=args.ttl))
 
 
 if __name__ == "__main__":

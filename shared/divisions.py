@@ -151,6 +151,12 @@ class Region:
         return found[0] if len(found) == 1 else None
 
 
+def in_city(county: str, city: str) -> bool:
+    """A county's code begins with its city's four digits (330603 in 330600), national or not:
+    extra divisions are held to their city's range."""
+    return county[:4] == city[:4]
+
+
 def level_of(code: str) -> str:
     if code.endswith("0000"):
         return PROVINCE

@@ -55,6 +55,8 @@ class ItemState(_Data):
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(required=True)
     closed_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    village_code = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the village's 12-digit division code, where its name matched"})
 
 
 class _ItemEvent(_Data):
@@ -299,6 +301,7 @@ _SAMPLES = {
     "id": "6f1c2b9e-8d7a-4e0f-9c55-1b2a3c4d5e6f", "item_id": "6f1c2b9e-8d7a-4e0f-9c55-1b2a3c4d5e6f",
     "inspection_id": "0b7e5a1c-2d3f-4a6b-8c9d-0e1f2a3b4c5d", "county": "330602",
     "target_county": "330603", "township": "灵芝镇", "village": "张市村",
+    "village_code": "330602009200",
     "problem": "个别党员大局意识不强、不配合支持\u201c无违建村\u201d创建工作",
     "measure": "每名党员写出《无违建承诺书》并向全村进行公示,党员带头拆除违章建筑",
     "responsible": "张某", "category": "软弱落后", "findings": "承诺书未上墙公示,违章建筑未拆除",

@@ -21,7 +21,7 @@ from services.inspections.schemas import (
     PlanSchema,
     ResultsSchema,
 )
-from shared import counties, evidence, idempotency, mongo
+from shared import divisions, evidence, idempotency, mongo
 from shared.auth import Principal, require
 from shared.clock import now_ms
 from shared.errors import Unprocessable
@@ -48,7 +48,7 @@ def _present(view: InspectionView, *, detail: bool = True) -> dict:
     shown = {
         **{k: v for k, v in vars(inspection).items()
            if k not in ("events", "filing", "fingerprint", "item_ids")},
-        "target_county_name": counties.name(inspection.target_county),
+        "target_county_name": divisions.current().county_name(inspection.target_county),
         "team": [asdict(m) for m in inspection.team],
         "sample": asdict(inspection.sample) if inspection.sample else None,
         "item_count": len(inspection.item_ids),

@@ -26,7 +26,8 @@ from services.inspections.domain.model import (
 )
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
-from shared.domain import Unknown
+from shared.divisions import in_city
+from shared.domain import NotPermitted, Unknown
 from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 
 # A change lost to a concurrent one is decided again on fresh state, a few times at most.
@@ -84,6 +85,9 @@ def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspec
          seed: Callable[[], int] = new_seed) -> InspectionView:
     """Plan an inspection. Under a reused Idempotency-Key (same id) the first answer comes back
     for the same request, and a conflict for another."""
+    if planned_by.city is not None and not in_city(command.target_county, planned_by.city):
+        raise NotPermitted(f"A city admin of {planned_by.city} plans inspections of its own "
+                           "city's counties only.")
     existing = inspections.get(inspection_id)
     if existing is None:
         item_ids, sample = _choose_items(items, command, now, seed)

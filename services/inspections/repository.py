@@ -26,7 +26,7 @@ from services.inspections.domain.model import (
     TeamMember,
     Viewer,
 )
-from shared import mongo
+from shared import divisions, mongo
 from shared.changelog import ChangeLog
 from shared.events import new_event
 
@@ -75,7 +75,8 @@ def changelog(db: Database) -> ChangeLog:
 def scope(viewer: Viewer) -> dict | None:
     """Inspection.visible_to in MongoDB terms; None when the viewer may see none at all."""
     if viewer.role == "city_admin":
-        return {}
+        return {} if viewer.city is None else {
+            "target_county": {"$in": divisions.current().counties_of(viewer.city)}}
     if viewer.role == "inspector":
         return {"team_subs": viewer.sub,
                 "$or": [{"target_county": {"$ne": viewer.county}}, {"announced": True}]}

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.inspections.domain.model import KINDS, OUTCOMES, STATUSES
 from services.inspections.domain.sampling import STRATEGIES
-from shared import counties
+from shared import divisions
 from shared.clock import to_millis
 from shared.events import ITEM_STATUSES
 from shared.pagination import PageArgs, page_schema
@@ -30,8 +30,10 @@ class Instant(fields.AwareDateTime):
 
 
 def _known_county(code: str) -> None:
-    if not counties.is_known(code):
-        raise ValidationError(f"Unknown county code; known: {', '.join(counties.COUNTIES)}.")
+    region = divisions.current()
+    if not region.is_county(code):
+        raise ValidationError(f"{code} is not a county of {region.name} {region.code}; "
+                              "the issues service's GET /v1/divisions lists them.")
 
 
 def _text(maximum: int, **kwargs) -> fields.String:

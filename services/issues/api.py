@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, ValidationError
 
 from services.issues import handlers, importing
+from services.issues.domain.cities import ledger_rows, place
 from services.issues.domain.model import (
     Actor,
     Item,
@@ -22,6 +23,7 @@ from services.issues.domain.ranking import (
     OVERDUE_PENALTY,
     REOPEN_PENALTY,
     Quarter,
+    rank_by_city,
 )
 from services.issues.repository import ItemFilter, MongoItemRepository, ledger, list_items, ranking
 from services.issues.schemas import (
@@ -32,12 +34,13 @@ from services.issues.schemas import (
     ItemDetailSchema,
     ItemListArgs,
     ItemSchema,
+    LedgerArgs,
     LedgerSchema,
     RankingArgs,
     RankingSchema,
     TransitionSchema,
 )
-from shared import clock, counties, evidence, idempotency
+from shared import clock, divisions, evidence, idempotency
 from shared.auth import Principal, require
 from shared.errors import (
     ApiError,
@@ -74,7 +77,7 @@ def today():
 
 
 def actor(principal: Principal) -> Actor:
-    return Actor(principal.sub, principal.role, principal.county)
+    return Actor(principal.sub, principal.role, principal.county, principal.city)
 
 
 def item_scope(principal: Principal) -> str | None:
@@ -92,7 +95,7 @@ def item_scope(principal: Principal) -> str | None:
 
 
 def item_body(item: Item, *, history: bool = False) -> dict:
-    body = {**item.snapshot(today()), "county_name": counties.name(item.county)}
+    body = {**item.snapshot(today()), "county_name": divisions.current().county_name(item.county)}
     if history:
         body["history"] = item.history
     return body
@@ -125,6 +128,10 @@ class Items(MethodView):
         scope = item_scope(principal)
         if scope and args.get("county", scope) != scope:
             raise Forbidden("You may list the items of your own county only.")
+        if principal.city:  # a city admin scoped to one city of the province
+            if "county" in args and not principal.sees_county(args["county"]):
+                raise Forbidden("You may list the items of your own city only.")
+            args["counties"] = tuple(divisions.current().counties_of(principal.city))
         limit, after = args.pop("limit"), page_position(args.pop("cursor"))
         found, more = list_items(db(), ItemFilter(**{"county": scope, **args}), today(),
                                  limit=limit, after=after)
@@ -143,7 +150,7 @@ class Items(MethodView):
         key = idempotency.key()
         item_id = idempotency.derived_id("issues.items", principal.sub, key) if key else None
         item, _ = handlers.create_item(
-            repository(), handlers.NewItem(**body), actor(principal), item_id=item_id,
+            repository(), new_item(body), actor(principal), item_id=item_id,
             fingerprint=idempotency.fingerprint(body) if key else None)
         headers = {**etag(item), "Location": url_for("items.ItemById", item_id=item.id)}
         return item_body(item, history=True), headers
@@ -179,7 +186,7 @@ class ItemImport(MethodView):
         if not table:
             raise Unprocessable("The file has a header but no item rows.",
                                 errors={"file": ["No item rows."]})
-        rows, refused = read_rows(table)
+        rows, refused, warnings = read_rows(table)
         key = idempotency.key()
         atomic = args["atomic"]
 
@@ -203,7 +210,8 @@ class ItemImport(MethodView):
                 errors={f"row {row}": [f"{field}: {m}" for field, ms in errors.items() for m in ms]
                         for row, errors in sorted(refused.items())})
         results = sorted(
-            [{"row": row, "status": "created", "id": item_id}
+            [{"row": row, "status": "created", "id": item_id,
+              **({"warnings": column_names(warnings[row])} if row in warnings else {})}
              for row, item_id in outcome.created.items()]
             + [{"row": row, "status": "invalid", "id": None, "errors": errors}
                for row, errors in refused.items()], key=lambda r: r["row"])
@@ -222,17 +230,32 @@ def uploaded_file() -> bytes:
                    status=415, title="Unsupported Media Type", errors={"file": ["Missing."]})
 
 
+def new_item(fields: dict, warnings: dict | None = None) -> handlers.NewItem:
+    """The item to create, with its village's code where the names matched the division codes
+    (what did not match goes into ``warnings`` by field, and is kept as written)."""
+    village_code, unknown = place(divisions.current(), fields["county"], fields["township"],
+                                  fields["village"])
+    if warnings is not None:
+        warnings.update(unknown)
+    return handlers.NewItem(**fields, village_code=village_code)
+
+
 def read_rows(table: list[tuple[int, dict]]):
+    """The rows read well, those refused (row: {field: messages}) and the warnings of rows
+    taken as written (row: {field: messages})."""
     schema = ImportRowSchema()
-    rows, refused = [], {}
+    rows, refused, warnings = [], {}, {}
     for number, record in table:
         try:
             loaded = schema.load({k: v for k, v in record.items() if v is not None})
         except ValidationError as exc:
             refused[number] = exc.messages
             continue
-        rows.append((number, handlers.NewItem(**loaded)))
-    return rows, refused
+        unknown: dict = {}
+        rows.append((number, new_item(loaded, unknown)))
+        if unknown:
+            warnings[number] = unknown
+    return rows, refused, warnings
 
 
 _COLUMN = {name: f.data_key for name, f in ImportRowSchema().fields.items()}
@@ -250,8 +273,8 @@ class ItemById(MethodView):
     def get(self, item_id: str, principal: Principal):
         """One item with its full history; the ETag names its version."""
         item = repository().get(item_id)
-        scope = item_scope(principal)
-        if item is None or (scope and item.county != scope):
+        item_scope(principal)  # inspectors: 403
+        if item is None or not principal.sees_county(item.county):
             raise NotFound(f"No item {item_id}.")
         return item_body(item, history=True), etag(item)
 
@@ -344,13 +367,23 @@ class ItemEvidenceMetadata(MethodView):
 @reports_blp.route("/ledger")
 class Ledger(MethodView):
     @require(*READERS)
+    @reports_blp.arguments(LedgerArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, LedgerSchema)
-    def get(self, principal: Principal):
+    def get(self, args: dict, principal: Principal):
         """工作台账: per county total, by status, overdue, reopened, closure rate, median days
-        to close. A county admin or subscriber sees their county; the city and inspectors all
-        (the same figures are on the public dashboard)."""
-        scope = principal.county if principal.role in ("county_admin", "subscriber") else None
-        return {"as_of": today(), "counties": ledger(db(), today(), scope)}
+        to close, with its city; for the region, one city (``city``) or one county
+        (``county``). A county admin or subscriber sees their county, a city admin scoped to a
+        city that city; the region's city admins and inspectors all (the same figures are on
+        the public dashboard)."""
+        own = principal.county if principal.role in ("county_admin", "subscriber") else None
+        city = args.get("city") or principal.city
+        if (own and args.get("county", own) != own) or (
+                principal.city and (city != principal.city or not principal.sees_county(
+                    args.get("county", principal.city)))):
+            raise Forbidden("You may read the ledger of your own county or city only.")
+        scope = own or args.get("county")
+        return {"as_of": today(),
+                "counties": ledger_rows(ledger(db(), today(), scope), divisions.current(), city)}
 
 
 @reports_blp.route("/ranking")
@@ -361,12 +394,29 @@ class Ranking(MethodView):
     def get(self, args: dict, principal: Principal):
         """Counties ranked for a quarter by the score in docs/ranking.md."""
         quarter = Quarter.parse(args["quarter"]) if "quarter" in args else Quarter.of(today())
-        return {"quarter": str(quarter), "formula": FORMULA,
-                "counties": ranking_rows(quarter)}
+        return ranking_body(quarter, principal)
 
 
-def ranking_rows(quarter: Quarter) -> list[dict]:
-    return [{"rank": position, "county": f.county, "county_name": counties.name(f.county),
-             "score": f.score, "items": f.items, "closed": f.closed, "overdue": f.overdue,
-             "reopened": f.reopened}
-            for position, f in ranking(db(), quarter, today())]
+def ranking_body(quarter: Quarter, principal: Principal) -> dict:
+    """Counties ranked within their city, cities within the province; a city admin scoped to
+    a city sees its own counties and every city's rank."""
+    region = divisions.current()
+    counties, cities = rank_by_city(
+        [f for _, f in ranked_counties(quarter)], region.city_of)
+
+    def row(position: int | None, f) -> dict:
+        return {"rank": position, "score": f.score, "items": f.items, "closed": f.closed,
+                "overdue": f.overdue, "reopened": f.reopened}
+
+    return {"quarter": str(quarter), "formula": FORMULA,
+            "counties": [{**row(p, f), "county": f.county,
+                          "county_name": region.county_name(f.county),
+                          "city": region.city_of(f.county),
+                          "city_name": region.cities[region.city_of(f.county)]}
+                         for p, f in counties if principal.sees_county(f.county)],
+            "cities": [{**row(p, f), "city": f.county, "city_name": region.cities[f.county]}
+                       for p, f in cities]}
+
+
+def ranked_counties(quarter: Quarter):
+    return ranking(db(), quarter, today())

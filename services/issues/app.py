@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.issues import SERVICE, api, pages
+from services.issues import SERVICE, api, divisions_api, pages
 from services.issues.repository import ensure_indexes
+from shared import divisions, mongo
 from shared import logging as slog
-from shared import mongo
 from shared.config import Settings
 from shared.kafka import reachable
 from shared.web import create_service_app
@@ -21,6 +21,7 @@ board (上墙公示) and dashboard. docs/issues.md tells who may do what."""
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     slog.configure(SERVICE, settings.log_level)
+    divisions.of(settings)  # read once now: a region that cannot be read stops the start
     db = mongo.database(settings, SERVICE)
     ensure_indexes(db)
 
@@ -35,6 +36,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         SERVICE, title="supervision issues", description=DESCRIPTION, settings=settings,
         readiness={"database": database, "kafka": kafka})
     app.extensions["issues.db"] = db
-    for blueprint in (api.items_blp, api.reports_blp, pages.blp):
+    for blueprint in (api.items_blp, api.reports_blp, divisions_api.blp, pages.blp):
         smorest.register_blueprint(blueprint)
     return app

@@ -72,6 +72,7 @@ class NewItem:
     responsible: str | None = None
     category: str | None = None
     public: bool = False
+    village_code: str | None = None  # where the village matched the division codes
 
 
 def create_item(repo: ItemRepository, new: NewItem, actor: Actor, *, item_id: str | None = None,
@@ -139,7 +140,7 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
                     evidence: list[str] | None = None) -> Item:
     item = repo.get(item_id)
     # Another county's item is "not found", as a missing one: its existence is not theirs to know.
-    if item is None or not (actor.is_city or actor.county == item.county):
+    if item is None or not actor.administers(item.county):
         raise ItemNotFound(item_id)
     if item.version != expected_version:
         raise StaleVersion(item.version)

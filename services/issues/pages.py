@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from services.issues import repository
 from services.issues.domain.model import STATUSES, local_date
 from services.issues.domain.ranking import Quarter
-from shared import counties
+from shared import divisions
 from shared.errors import NotFound
 from shared.events import now
 
@@ -37,10 +37,11 @@ class Board(MethodView):
                                      "404": {"description": "no such county"}})
     def get(self, county: str):
         """上墙公示: a county's public items with problem, measure, deadline and status."""
-        if not counties.is_known(county):
+        region = divisions.current()
+        if not region.is_county(county):
             raise NotFound(f"No county {county}.")
         items = repository.board(_db(), county)
-        return render_template("board.html", county=county, county_name=counties.name(county),
+        return render_template("board.html", county=county, county_name=region.county_name(county),
                                items=items, labels=STATUS_LABELS, today=local_date(now()))
 
 
@@ -56,12 +57,12 @@ class Dashboard(MethodView):
         return render_template(
             "dashboard.html", today=today, quarter=quarter, ledger=ledger, ranking=ranking,
             statuses=STATUSES, labels=STATUS_LABELS, colours=STATUS_COLOURS,
-            names=counties.COUNTIES,
+            names=divisions.current().counties, region_name=divisions.current().name,
             status_bars=_stacked(ledger),
             overdue_bars=_bars([(r["county_name"], r["overdue"]) for r in ledger]),
             reopen_bars=_bars([(r["county_name"], round(100 * r["reopened"] / r["total"], 1)
                                 if r["total"] else 0) for r in ledger]),
-            score_bars=_bars([(counties.name(f.county), max(f.score, 0))
+            score_bars=_bars([(divisions.current().county_name(f.county), max(f.score, 0))
                               for _, f in ranking if f.score is not None]))
 
 

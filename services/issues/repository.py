@@ -25,7 +25,7 @@ from services.issues.domain import figures
 from services.issues.domain.figures import Counted
 from services.issues.domain.model import CLOSED, Item
 from services.issues.domain.ranking import CountyFigures, Quarter, rank
-from shared import counties, mongo
+from shared import divisions, mongo
 from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
@@ -84,7 +84,8 @@ def from_document(doc: dict) -> Item:
         overdue_count=doc.get("overdue_count", 0),
         overdue_announced_for=date.fromisoformat(announced) if announced else None,
         closed_at=doc.get("closed_at"), days_to_close=doc.get("days_to_close"),
-        inspection_id=doc.get("inspection_id"), history=doc.get("history", []),
+        inspection_id=doc.get("inspection_id"), village_code=doc.get("village_code"),
+        history=doc.get("history", []),
         processed_events=doc.get(PROCESSED, []),
     )
 
@@ -187,6 +188,7 @@ class ItemFilter:
     q: str | None = None
     deadline_before: date | None = None
     updated_since: datetime | None = None
+    counties: tuple[str, ...] | None = None  # one of these (a city admin's city)
 
 
 def _overdue(today: date) -> dict:
@@ -199,6 +201,8 @@ def _query(f: ItemFilter, today: date) -> list[dict]:
                                           ("village", f.village), ("status", f.status),
                                           ("category", f.category)) if value is not None
     ]
+    if f.counties is not None:
+        conditions.append({"county": {"$in": list(f.counties)}})
     if f.overdue is True:
         conditions.append(_overdue(today))
     elif f.overdue is False:
@@ -270,8 +274,8 @@ def ledger(db: Database, today: date, county: str | None = None) -> list[dict]:
     """工作台账: per county (all of the city's, or one), the figures of its whole list."""
     kept = county_figures(db, county)
     return [{**figures.ledger_row(code, kept.get(code) or figures.empty_tally(), today),
-             "county_name": counties.name(code)}
-            for code in ([county] if county else list(counties.COUNTIES))]
+             "county_name": divisions.current().county_name(code)}
+            for code in ([county] if county else list(divisions.current().counties))]
 
 
 def ranking(db: Database, quarter: Quarter, today: date) -> list[tuple[int | None, CountyFigures]]:
@@ -279,7 +283,7 @@ def ranking(db: Database, quarter: Quarter, today: date) -> list[tuple[int | Non
     kept = county_figures(db)
     return rank([figures.quarter_figures(code, kept.get(code) or figures.empty_tally(),
                                          quarter, today)
-                 for code in counties.COUNTIES])
+                 for code in divisions.current().counties])
 
 
 # --- The kept figures (services/issues/figures.py keeps them; docs/figures.md says why). ------

@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from services.issues import importing
 from services.issues.domain.model import STATUSES
-from shared import counties
+from shared import divisions
 from shared.pagination import PageArgs
 
 TEXT = validate.Length(min=1, max=2000)
@@ -20,8 +20,17 @@ def _not_blank(value: str) -> None:
 
 
 def _known_county(code: str) -> None:
-    if not counties.is_known(code):
-        raise ValidationError(f"Unknown county code; one of {', '.join(counties.COUNTIES)}.")
+    region = divisions.current()
+    if not region.is_county(code):
+        raise ValidationError(f"{code} is not a county of {region.name} {region.code}; "
+                              "GET /v1/divisions lists them.")
+
+
+def _known_city(code: str) -> None:
+    region = divisions.current()
+    if code not in region.cities:
+        raise ValidationError(f"{code} is not a city of {region.name} {region.code}; "
+                              "GET /v1/divisions lists them.")
 
 
 def _text(length=TEXT, **kwargs) -> fields.String:
@@ -45,9 +54,10 @@ class ItemCreateSchema(Schema):
 
 class _CountyCell(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
-        code = counties.code_for(str(value))
+        region = divisions.current()
+        code = region.county_code(str(value))
         if code is None:
-            raise ValidationError(f"{value} is not a county code or name of this city.")
+            raise ValidationError(f"{value} is not a county code or name of {region.name}.")
         return code
 
 
@@ -92,6 +102,9 @@ class ImportRowResult(Schema):
     status = fields.String(required=True, metadata={"description": "created, invalid or skipped"})
     id = fields.String(allow_none=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    warnings = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "by column: what was accepted as written but not found in the division "
+                       "codes (a township or village unknown under the county)"})
 
 
 class ImportReportSchema(Schema):
@@ -147,6 +160,9 @@ class ItemSchema(Schema):
     county_name = fields.String(required=True)
     township = fields.String(required=True)
     village = fields.String(required=True)
+    village_code = fields.String(allow_none=True, metadata={
+        "description": "the village's 12-digit division code where its name matched the "
+                       "division codes under the county (GET /v1/divisions); null otherwise"})
     problem = fields.String(required=True)
     measure = fields.String(required=True)
     deadline = fields.Date(required=True)
@@ -169,9 +185,17 @@ class ItemDetailSchema(ItemSchema):
     history = fields.List(fields.Nested(HistoryEntrySchema), required=True)
 
 
+class LedgerArgs(Schema):
+    county = fields.String(validate=_known_county, metadata={"description": "one county's row"})
+    city = fields.String(validate=_known_city, metadata={
+        "description": "the rows of one city's counties (a province region)"})
+
+
 class LedgerRowSchema(Schema):
     county = fields.String(required=True)
     county_name = fields.String(required=True)
+    city = fields.String(required=True)
+    city_name = fields.String(required=True)
     total = fields.Integer(required=True)
     by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     overdue = fields.Integer(required=True)
@@ -201,9 +225,24 @@ class RankingArgs(Schema):
 
 
 class RankingRowSchema(Schema):
-    rank = fields.Integer(allow_none=True, required=True)
+    rank = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "the county's rank among the counties of its city"})
     county = fields.String(required=True)
     county_name = fields.String(required=True)
+    city = fields.String(required=True)
+    city_name = fields.String(required=True)
+    score = fields.Float(allow_none=True, required=True)
+    items = fields.Integer(required=True)
+    closed = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    reopened = fields.Integer(required=True)
+
+
+class CityRankingRowSchema(Schema):
+    rank = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "the city's rank among the cities of the province"})
+    city = fields.String(required=True)
+    city_name = fields.String(required=True)
     score = fields.Float(allow_none=True, required=True)
     items = fields.Integer(required=True)
     closed = fields.Integer(required=True)
@@ -214,4 +253,21 @@ class RankingRowSchema(Schema):
 class RankingSchema(Schema):
     quarter = fields.String(required=True)
     formula = fields.String(required=True)
-    counties = fields.List(fields.Nested(RankingRowSchema), required=True)
+    counties = fields.List(fields.Nested(RankingRowSchema), required=True, metadata={
+        "description": "by city, then by rank within the city"})
+    cities = fields.List(fields.Nested(CityRankingRowSchema), required=True, metadata={
+        "description": "the cities ranked on all their counties' items (one in a city region)"})
+
+
+class DivisionArgs(PageArgs):
+    parent = fields.String(validate=validate.Regexp(r"^\d{6}(\d{3})?$", error=(
+        "A parent is a six-digit province, city or county code, or a nine-digit township "
+        "code.")), metadata={"description": "list this division's children; without it, the "
+                                            "region itself and its top level"})
+
+
+class DivisionSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(divisions.LEVELS))
+    parent = fields.String(allow_none=True, required=True)

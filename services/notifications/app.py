@@ -13,8 +13,8 @@ from services.notifications.handlers import Destinations
 from services.notifications.metrics import DeliveryBacklog
 from services.notifications.outbound import resolve
 from services.notifications.repository import Deliveries, ensure_indexes
+from shared import auth, mongo
 from shared import logging as slog
-from shared import mongo
 from shared.config import Settings
 from shared.kafka import reachable
 from shared.metrics import ReadAtMostEvery
@@ -65,4 +65,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         secret_grace=secret_grace())
     smorest.register_blueprint(api.subscriptions)
     smorest.register_blueprint(api.feed)
+    app.before_request(auth.whole_region_only(api.SERVICE))
     return app

@@ -34,9 +34,8 @@ from services.notifications.domain.model import (
     signature_header,
 )
 from services.notifications.repository import StaleSubscription, Stores
-from shared import idempotency
+from shared import divisions, idempotency
 from shared.consumer import DUPLICATE, PROCESSED
-from shared.counties import COUNTIES
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events import CATALOG, Event, encode
 
@@ -75,7 +74,8 @@ def create_subscription(stores: Stores, caller: Caller, body: dict, *, key: str 
     try:
         subscription = Subscription.create(
             id=id_, caller=caller, url=body["url"], event_types=body["event_types"],
-            counties=body["counties"], known_types=CATALOG, known_counties=COUNTIES, now=now,
+            counties=body["counties"], known_types=CATALOG,
+            known_counties=divisions.current().counties, now=now,
             fingerprint=fingerprint)
     except InvalidSubscription as exc:
         if "counties" in exc.errors and scope_of(caller) is not None:

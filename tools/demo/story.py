@@ -28,11 +28,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from shared import divisions
 from shared.config import Settings
-from shared.counties import COUNTIES
 from tools.demo.client import ApiFailure, DemoError, Service, Tokens, poll, wait_ready
 from tools.demo.load import CHINA
 
+# The story is Shaoxing's (its region, 330600, or the province, 330000).
+COUNTIES = divisions.of(Settings.from_env()).counties
 TARGET = "330603"  # 柯桥区
 HOME = "330602"  # 越城区: the team's home county, never the target (rule X)
 TEAM = [{"sub": "demo-inspector-1@330602", "county": HOME, "name": "督查组 赵某某"},

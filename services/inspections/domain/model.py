@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from shared.divisions import in_city
 from shared.domain import DomainError, NotPermitted, WrongState
 
 PLANNED, IN_PROGRESS, COMPLETED, CANCELLED = "planned", "in_progress", "completed", "cancelled"
@@ -29,6 +30,7 @@ class Viewer(Protocol):
     sub: str
     role: str
     county: str | None
+    city: str | None  # a city admin's one city of a province region; None: the whole region
 
 
 class InvalidRequest(DomainError):
@@ -204,7 +206,7 @@ class Inspection:
         unannounced inspection stays hidden from them even if the city put them on the team.
         """
         if viewer.role == "city_admin":
-            return True
+            return viewer.city is None or in_city(self.target_county, viewer.city)
         if viewer.role == "inspector":
             return self.on_team(viewer) and (viewer.county != self.target_county
                                              or self.announced)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from shared import counties
+from shared import divisions
 from shared.domain import DomainError, NotPermitted, WrongState
 
 OPEN, IN_PROGRESS, PENDING, CLOSED, REOPENED = (
@@ -33,18 +33,22 @@ class MissingInput(DomainError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks: a user's subject, role and county (their scope), or a system process."""
+    """Who asks: a user's subject, role and county (their scope), or a system process. A city
+    admin's ``city`` scopes them to one city of a province; None: the whole region."""
 
     sub: str
     role: str
     county: str | None = None
+    city: str | None = None
 
     @property
     def is_city(self) -> bool:
         return self.role == CITY_ADMIN
 
     def administers(self, county: str) -> bool:
-        return self.is_city or (self.role == COUNTY_ADMIN and self.county == county)
+        if self.is_city:
+            return self.city is None or divisions.in_city(county, self.city)
+        return self.role == COUNTY_ADMIN and self.county == county
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,9 @@ class Item:
     closed_at: datetime | None = None
     days_to_close: int | None = None
     inspection_id: str | None = None  # the inspection that found the problem, if one did
+    # The village's division code where ``village`` matched the division codes under the
+    # county; the text as written stays the item's village either way.
+    village_code: str | None = None
     history: list[dict] = field(default_factory=list)
     processed_events: list[str] = field(default_factory=list)
 
@@ -123,16 +130,19 @@ class Item:
                village: str, problem: str, measure: str, deadline: date,
                responsible: str | None = None, category: str | None = None,
                public: bool = False, cause: str = "created",
-               inspection_id: str | None = None) -> tuple[Item, list[Change]]:
-        if not counties.is_known(county):
-            raise DomainError(f"{county} is not a county of this city.", field="county")
+               inspection_id: str | None = None,
+               village_code: str | None = None) -> tuple[Item, list[Change]]:
+        region = divisions.current()
+        if not region.is_county(county):
+            raise DomainError(f"{county} is not a county of {region.name} {region.code}.",
+                              field="county")
         if not (actor.role == SYSTEM or actor.administers(county)):
             raise NotPermitted(f"{actor.role} {actor.sub} may not add items to county {county}.",
                                field="county")
         item = cls(id=id, county=county, township=township, village=village, problem=problem,
                    measure=measure, deadline=deadline, responsible=responsible,
                    category=category, public=public, created_at=at, updated_at=at,
-                   inspection_id=inspection_id)
+                   inspection_id=inspection_id, village_code=village_code)
         item.history.append(_entry(at, actor.sub, None, OPEN, None, cause,
                                    inspection_id=inspection_id))
         return item, [Change("issue.created", {"inspection_id": inspection_id})]
@@ -217,6 +227,7 @@ class Item:
             "reopen_count": self.reopen_count, "version": self.version,
             "created_at": self.created_at, "updated_at": self.updated_at,
             "closed_at": self.closed_at, "inspection_id": self.inspection_id,
+            "village_code": self.village_code,
         }
 
     def _move(self, to: str, *, at: datetime, actor: str, reason: str | None, cause: str,

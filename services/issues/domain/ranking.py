@@ -5,11 +5,15 @@ A county is judged on the items whose deadline falls in the quarter:
 where ``closed`` are crossed off, ``overdue`` are past their deadline and not closed, and
 ``reopened`` were reopened by a failed inspection at least once. Rates, not counts, so that a
 large county and a small zone compare fairly.
+
+In a province region counties are ranked within their city, and the cities among themselves on
+the sum of their counties' figures (rank_by_city).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -73,3 +77,24 @@ def rank(figures: list[CountyFigures]) -> list[tuple[int | None, CountyFigures]]
         ranked.append((ranked[-1][0] if shared else position, figure))
     ranked.extend((None, f) for f in sorted(figures, key=lambda f: f.county) if f.score is None)
     return ranked
+
+
+def summed(code: str, figures: list[CountyFigures]) -> CountyFigures:
+    """The figures of a city: its counties' items, closed, overdue and reopened together."""
+    return CountyFigures(code, sum(f.items for f in figures), sum(f.closed for f in figures),
+                         sum(f.overdue for f in figures), sum(f.reopened for f in figures))
+
+
+Ranked = list[tuple[int | None, CountyFigures]]
+
+
+def rank_by_city(figures: list[CountyFigures],
+                 city_of: Callable[[str], str]) -> tuple[Ranked, Ranked]:
+    """The counties ranked within their city (city by city, in code order), and the cities
+    ranked on their summed figures."""
+    by_city: dict[str, list[CountyFigures]] = {}
+    for figure in figures:
+        by_city.setdefault(city_of(figure.county), []).append(figure)
+    counties = [row for city in sorted(by_city) for row in rank(by_city[city])]
+    cities = rank([summed(city, members) for city, members in by_city.items()])
+    return counties, cities

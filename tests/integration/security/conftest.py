@@ -17,7 +17,7 @@ from services.notifications.app import create_app as notifications_app
 from shared import mongo
 from shared.auth import mint
 from shared.config import Settings
-from tests.integration.security.matrix import PRINCIPALS, TEAM, C
+from tests.integration.security.matrix import PRINCIPALS, REGION, TEAM, C
 from tests.photos import jpeg
 from tests.unit.notifications.events import issue_created
 
@@ -70,7 +70,7 @@ class Services:
             return {}
         secret = WRONG_SECRET if p.bad else self.settings.jwt_secret
         return {"Authorization": "Bearer " + mint(secret, sub=p.sub, role=p.role,
-                                                  county=p.county)}
+                                                  county=p.county, city=p.city)}
 
     def call(self, service: str, principal: str, method: str, path: str, **kwargs):
         headers = {**self.headers(principal), **kwargs.pop("headers", {})}
@@ -146,7 +146,8 @@ def drop_databases(settings: Settings) -> None:
 
 def security_settings(base: Settings) -> Settings:
     # Webhook receivers of these tests run on loopback, which the address rule would refuse.
-    return dataclasses.replace(base, webhook_allowed_hosts=("127.0.0.1",))
+    # A province, so that city admins may be scoped to one of its cities (matrix.py).
+    return dataclasses.replace(base, webhook_allowed_hosts=("127.0.0.1",), region=REGION)
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,11 @@ One table, two uses: ``test_authorisation_matrix.py`` sends each request as each
 expects the status written here, and ``python -m tests.integration.security.matrix`` renders the
 same table as docs/authorisation.md (a test checks that the document is the rendering).
 
-The target county C is 越城区 (330602); "another county" is 柯桥区 (330603). Resources named in a
-path ({item}, {inspection}, {subscription}) belong to C, or are owned by C's subscriber; a
-{photo} is one uploaded to the {item} or the {inspection}.
+The deployment is a province, 浙江省 (330000), so that city admins may be scoped to one city.
+The target county C is 越城区 (330602) of 绍兴市 (330600); "another county" is 柯桥区 (330603);
+"another city" is 丽水市 (331100). Resources named in a path ({item}, {inspection},
+{subscription}) belong to C, or are owned by C's subscriber; a {photo} is one uploaded to the
+{item} or the {inspection}.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 C, OTHER, THIRD = "330602", "330603", "330604"
+REGION, C_CITY, OTHER_CITY = "330000", "330600", "331100"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Principal:
     county: str | None = None
     sub: str | None = None
     bad: bool = False
+    city: str | None = None  # a city_admin scoped to one city (the token's ``city`` claim)
 
 
 # The team of every inspection in the matrix: one inspector from 柯桥区 (rule X keeps C's own off).
@@ -30,7 +34,12 @@ TEAM = [{"sub": "insp-team", "county": OTHER, "name": "王"}]
 PRINCIPALS: dict[str, Principal] = {
     "anonymous": Principal("no token"),
     "bad_token": Principal("bad token (wrong secret)", "city_admin", sub="forger", bad=True),
-    "city": Principal("city_admin", "city_admin", sub="city-office"),
+    "city": Principal("city_admin of the whole region (no city claim)", "city_admin",
+                      sub="city-office"),
+    "city_c": Principal("city_admin scoped to C's city", "city_admin", sub="sx-office",
+                        city=C_CITY),
+    "city_other": Principal("city_admin scoped to another city", "city_admin",
+                            sub="ls-office", city=OTHER_CITY),
     "county_c": Principal("county_admin of C", "county_admin", C, "yc-admin"),
     "county_other": Principal("county_admin of another county", "county_admin", OTHER,
                               "kq-admin"),
@@ -44,6 +53,7 @@ PRINCIPALS: dict[str, Principal] = {
 CALLERS = tuple(name for name, p in PRINCIPALS.items() if p.role and not p.bad)
 INSPECTORS = ("inspector_team", "inspector_off", "inspector_c")
 SUBSCRIBERS = ("subscriber_c", "subscriber_other")
+SCOPED_CITIES = ("city_c", "city_other")
 COUNTY_ROLES = ("county_c", "county_other", *SUBSCRIBERS)
 
 
@@ -56,8 +66,16 @@ def each(names: tuple[str, ...], status: int) -> dict[str, int]:
     return dict.fromkeys(names, status)
 
 
+def scoped(c_city: int, other_city: int) -> dict[str, int]:
+    """What the city admins scoped to C's city and to another city get."""
+    return {"city_c": c_city, "city_other": other_city}
+
+
 PUBLIC = dict.fromkeys(PRINCIPALS, 200)
-OWNER_ONLY = expect(404, city=200, subscriber_c=200, **each(INSPECTORS, 403))
+# Notifications do not narrow subscriptions and the feed to one city: city-scoped admins are
+# refused there (403) rather than served the whole region.
+NOT_SERVED = each(SCOPED_CITIES, 403)
+OWNER_ONLY = expect(404, city=200, subscriber_c=200, **each(INSPECTORS, 403), **NOT_SERVED)
 
 
 @dataclass(frozen=True)
@@ -86,44 +104,54 @@ def _health(service: str) -> list[Endpoint]:
 ENDPOINTS: list[Endpoint] = [
     # --- issues ----------------------------------------------------------------------------
     Endpoint("issues", "POST", "/v1/items", "create an item of C",
-             expect(403, city=201, county_c=201)),
+             expect(403, city=201, county_c=201, **scoped(201, 403))),
     Endpoint("issues", "POST", "/v1/items/import", "import a list of C",
-             expect(403, city=200, county_c=200, county_other=200),
-             note="another county's admin: 200 with every row refused, nothing created"),
+             expect(403, city=200, county_c=200, county_other=200, **scoped(200, 200)),
+             note="another county's or city's admin: 200 with every row refused, nothing "
+                  "created"),
     Endpoint("issues", "GET", "/v1/items?county=C", "list C's items",
-             expect(403, city=200, county_c=200, subscriber_c=200)),
+             expect(403, city=200, county_c=200, subscriber_c=200, **scoped(200, 403))),
     Endpoint("issues", "GET", "/v1/items/{item}", "read an item of C",
-             expect(404, city=200, county_c=200, subscriber_c=200, **each(INSPECTORS, 403)),
+             expect(404, city=200, county_c=200, subscriber_c=200, **each(INSPECTORS, 403),
+                    **scoped(200, 404)),
              needs="item"),
     Endpoint("issues", "POST", "/v1/items/{item}/transitions", "open → in_progress",
-             expect(403, city=200, county_c=200, county_other=404), needs="item"),
+             expect(403, city=200, county_c=200, county_other=404, **scoped(200, 404)),
+             needs="item"),
     Endpoint("issues", "POST", "/v1/items/{item}/transitions", "verify: → closed (销号)",
-             expect(403, city=200, county_other=404), needs="pending_item"),
+             expect(403, city=200, county_other=404, **scoped(200, 404)), needs="pending_item"),
     Endpoint("issues", "POST", "/v1/items/{item}/evidence", "upload a photo of an item of C",
-             expect(403, city=201, county_c=201, county_other=404), needs="item"),
+             expect(403, city=201, county_c=201, county_other=404, **scoped(201, 404)),
+             needs="item"),
     Endpoint("issues", "GET", "/v1/items/{item}/evidence/{photo}", "a photo of an item of C",
-             expect(404, city=200, county_c=200, subscriber_c=200, **each(INSPECTORS, 403)),
+             expect(404, city=200, county_c=200, subscriber_c=200, **each(INSPECTORS, 403),
+                    **scoped(200, 404)),
              needs="item_photo"),
     Endpoint("issues", "GET", "/v1/items/{item}/evidence/{photo}/metadata",
              "what was kept of the photo", expect(404, city=200, county_c=200, subscriber_c=200,
-                                                  **each(INSPECTORS, 403)),
+                                                  **each(INSPECTORS, 403), **scoped(200, 404)),
              needs="item_photo", note="the GPS position for the city only"),
     Endpoint("issues", "GET", "/v1/ledger", "the ledger", expect(200),
-             note="a county role gets its own county's row only"),
-    Endpoint("issues", "GET", "/v1/ranking", "the quarterly ranking", expect(403, city=200)),
+             note="a county role gets its own county's row only, a city-scoped admin its "
+                  "city's rows"),
+    Endpoint("issues", "GET", "/v1/ranking", "the quarterly ranking",
+             expect(403, city=200, **scoped(200, 200)),
+             note="a city-scoped admin: its city's counties, and every city's rank"),
+    Endpoint("issues", "GET", "/v1/divisions", "the region's divisions", expect(200)),
     Endpoint("issues", "GET", "/board/C", "public board of C", PUBLIC),
     Endpoint("issues", "GET", "/dashboard", "city dashboard", PUBLIC),
     *_health("issues"),
     # --- inspections -----------------------------------------------------------------------
     Endpoint("inspections", "POST", "/v1/inspections", "plan against C",
-             expect(403, city=201)),
+             expect(403, city=201, **scoped(201, 403))),
     Endpoint("inspections", "GET", "/v1/inspections", "list", expect(200),
              note="each caller sees only what rules U and X allow"),
     Endpoint("inspections", "GET", "/v1/inspections/{inspection}", "read a planned one",
-             expect(404, city=200, inspector_team=200), needs="planned",
+             expect(404, city=200, inspector_team=200, **scoped(200, 404)), needs="planned",
              note="404 exactly as for an id that does not exist (rule U)"),
     Endpoint("inspections", "GET", "/v1/inspections/{inspection}", "read a started one",
-             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200),
+             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200,
+                    **scoped(200, 404)),
              needs="started"),
     Endpoint("inspections", "POST", "/v1/inspections/{inspection}/start", "start",
              expect(403, inspector_team=200, inspector_off=404, inspector_c=404),
@@ -136,20 +164,22 @@ ENDPOINTS: list[Endpoint] = [
              needs="started"),
     Endpoint("inspections", "GET", "/v1/inspections/{inspection}/evidence/{photo}",
              "a photo of a started one",
-             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200),
+             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200,
+                    **scoped(200, 404)),
              needs="started_photo", note="as the inspection: hidden from C until started"),
     Endpoint("inspections", "GET", "/v1/inspections/{inspection}/evidence/{photo}/metadata",
              "what was kept of the photo",
-             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200),
+             expect(404, city=200, county_c=200, subscriber_c=200, inspector_team=200,
+                    **scoped(200, 404)),
              needs="started_photo", note="the GPS position for the city only"),
     Endpoint("inspections", "POST", "/v1/inspections/{inspection}/cancel", "cancel",
-             expect(403, city=200), needs="planned"),
+             expect(403, city=200, **scoped(200, 404)), needs="planned"),
     *_health("inspections"),
     # --- notifications ---------------------------------------------------------------------
     Endpoint("notifications", "POST", "/v1/subscriptions", "subscribe to C",
-             expect(403, city=201, county_c=201, subscriber_c=201)),
+             expect(403, city=201, county_c=201, subscriber_c=201, **NOT_SERVED)),
     Endpoint("notifications", "GET", "/v1/subscriptions", "list own",
-             expect(200, **each(INSPECTORS, 403))),
+             expect(200, **each(INSPECTORS, 403), **NOT_SERVED)),
     Endpoint("notifications", "GET", "/v1/subscriptions/{subscription}", "read",
              OWNER_ONLY, needs="subscription",
              note="owned by C's subscriber; anyone else 404, never 403"),
@@ -164,7 +194,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("notifications", "POST", "/v1/subscriptions/{subscription}/replay", "replay",
              {**OWNER_ONLY, "city": 202, "subscriber_c": 202}, needs="subscription"),
     Endpoint("notifications", "GET", "/v1/feed", "the pull feed",
-             expect(200, **each(INSPECTORS, 403)),
+             expect(200, **each(INSPECTORS, 403), **NOT_SERVED),
              note="a county role reads its own county's events, never inspection.planned"),
     *_health("notifications"),
 ]
@@ -183,10 +213,19 @@ def render() -> str:
         "request in it to the real services on the real database, and a test fails when this",
         "document is not the table's rendering.",
         "",
-        f"C is the target county, {C} (越城区); another county is {OTHER} (柯桥区). An item is",
-        "one of C's; an inspection is planned against C with a team of one inspector from",
-        f"{OTHER}; a subscription is owned by C's subscriber. 404 where 403 would tell that a",
-        "hidden thing exists (rule U, and other callers' subscriptions).",
+        f"The deployment is a province, {REGION} (浙江省; `SUPERVISION_REGION`, docs/region.md),",
+        f"so that a city admin may be scoped to one city. C is the target county, {C} (越城区)",
+        f"of {C_CITY} (绍兴市); another county is {OTHER} (柯桥区); another city is {OTHER_CITY}",
+        "(丽水市). An item is one of C's; an inspection is planned against C with a team of one",
+        f"inspector from {OTHER}; a subscription is owned by C's subscriber. 404 where 403 would",
+        "tell that a hidden thing exists (rule U, other cities' and callers' things).",
+        "",
+        "Roles: **city_admin** (the organisation department of the region: a city's, or a",
+        "province's), optionally scoped to one city of a province by the token's `city` claim",
+        "(it then acts as the city admin of that city's counties; without the claim, the whole",
+        "region, as before); **county_admin** (one county, claim `county`); **inspector** (claim",
+        "`county`: the home county, which rule X keeps them from inspecting); **subscriber** (a",
+        "county system, claim `county`).",
         "",
         "Callers: " + "; ".join(f"**{n}**: {PRINCIPALS[n].label}" for n in columns) + ".",
         "",

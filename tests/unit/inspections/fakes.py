@@ -18,6 +18,7 @@ class Caller:
     sub: str
     role: str
     county: str | None = None
+    city: str | None = None
 
 
 CITY = Caller("city", "city_admin")
