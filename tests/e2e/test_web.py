@@ -256,13 +256,13 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
     assert not browser.execute_script("return navigator.onLine")
     step(browser, "09-inspector-offline-first-item")
     outcomes = ["fail", "pass", "pass"]
-    by_id = {i["id"]: i for i in checked}
+    outcome_of = {i["id"]: o for i, o in zip(checked, outcomes, strict=True)}
     for n in range(3):
         section = next(s for s in browser.find_elements(By.CSS_SELECTOR, "section.check")
                        if s.is_displayed())
         item_id = section.get_attribute("data-item")
-        outcome = outcomes[[i["id"] for i in checked].index(item_id)] if item_id in by_id \
-            else pytest.fail(f"unexpected section {item_id}")
+        assert item_id in outcome_of, f"an item the inspection did not sample: {item_id}"
+        outcome = outcome_of[item_id]
         section.find_element(By.CSS_SELECTOR, f"input[value={outcome}]").click()
         if outcome == "fail":
             section.find_element(By.TAG_NAME, "textarea").send_keys("牌子仍未挂上")
