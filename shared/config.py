@@ -50,10 +50,18 @@ class Settings:
     # dispatcher's workers in all, at once per subscription, and their claim lease; how long a
     # rotated webhook secret keeps signing; a consumer replica's static group membership id.
     overdue_scan_seconds: float = 30.0
+    figures_gauge_seconds: float = 5.0  # how often the figures process sets its gauges
     delivery_concurrency: int = 16
     delivery_per_subscription: int = 4
     delivery_lease_seconds: float = 60.0
     webhook_secret_grace_seconds: int = 86400
+    # Notifications' retention (docs/notifications.md): events (what replay and the feed can
+    # serve), the attempt log (audit), the dispatchers' delivery claims; how often one
+    # dispatcher sweeps what is past them.
+    notifications_event_retention_days: int = 30
+    notifications_attempt_retention_days: int = 90
+    delivery_claim_retention_days: int = 1
+    notifications_sweep_seconds: float = 3600.0
     consumer_instance_id: str | None = None
     # Metrics (shared.metrics): one directory a service for all its processes; a worker's own
     # /metrics port where it shares none; how often a web process counts in the database.
@@ -118,6 +126,8 @@ class Settings:
             idempotency_sweep_seconds=float(
                 env.get("IDEMPOTENCY_SWEEP_SECONDS", cls.idempotency_sweep_seconds)),
             overdue_scan_seconds=float(env.get("OVERDUE_SCAN_SECONDS", cls.overdue_scan_seconds)),
+            figures_gauge_seconds=float(
+                env.get("FIGURES_GAUGE_SECONDS", cls.figures_gauge_seconds)),
             delivery_concurrency=int(env.get("DELIVERY_CONCURRENCY", cls.delivery_concurrency)),
             delivery_per_subscription=int(
                 env.get("DELIVERY_PER_SUBSCRIPTION", cls.delivery_per_subscription)),
@@ -125,6 +135,14 @@ class Settings:
                 env.get("DELIVERY_LEASE_SECONDS", cls.delivery_lease_seconds)),
             webhook_secret_grace_seconds=int(
                 env.get("WEBHOOK_SECRET_GRACE_SECONDS", cls.webhook_secret_grace_seconds)),
+            notifications_event_retention_days=int(env.get(
+                "NOTIFICATIONS_EVENT_RETENTION_DAYS", cls.notifications_event_retention_days)),
+            notifications_attempt_retention_days=int(env.get(
+                "NOTIFICATIONS_ATTEMPT_RETENTION_DAYS", cls.notifications_attempt_retention_days)),
+            delivery_claim_retention_days=int(env.get(
+                "DELIVERY_CLAIM_RETENTION_DAYS", cls.delivery_claim_retention_days)),
+            notifications_sweep_seconds=float(
+                env.get("NOTIFICATIONS_SWEEP_SECONDS", cls.notifications_sweep_seconds)),
             consumer_instance_id=env.get("CONSUMER_INSTANCE_ID") or None,
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,

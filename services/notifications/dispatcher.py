@@ -27,6 +27,7 @@ from pymongo.errors import PyMongoError
 from services.notifications import handlers
 from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.model import FAILED, AllowList, Attempt, Delivery
+from services.notifications.domain.retention import Retention
 from services.notifications.handlers import Destinations, Send
 from services.notifications.metrics import (
     WEBHOOK_ATTEMPTS,
@@ -35,7 +36,7 @@ from services.notifications.metrics import (
     WEBHOOK_LATENCY,
 )
 from services.notifications.outbound import Sender, resolve
-from services.notifications.repository import Stores
+from services.notifications.repository import Stores, Sweeper
 from shared import logging as slog
 from shared import mongo
 from shared.config import Settings
@@ -54,7 +55,14 @@ class Dispatcher:
                  lease_seconds: float = 60.0, idle_seconds: float = 0.1,
                  send: Send | None = None):
         self.settings = settings
-        self.stores = Stores.on(mongo.database(settings, SERVICE))
+        db = mongo.database(settings, SERVICE)
+        self.stores = Stores.on(db)
+        self.sweeper = Sweeper(db)
+        self.retention = Retention.of(
+            event_days=settings.notifications_event_retention_days,
+            attempt_days=settings.notifications_attempt_retention_days,
+            claim_days=settings.delivery_claim_retention_days,
+            retry_schedule=settings.webhook_retry_schedule)
         self.destinations = Destinations(resolve, AllowList.parse(settings.webhook_allowed_hosts))
         self.send = send or Sender(settings.webhook_timeout_seconds)
         self.concurrency = concurrency
@@ -74,13 +82,16 @@ class Dispatcher:
     @classmethod
     def from_env(cls, settings: Settings) -> Dispatcher:
         return cls(settings,
-                   concurrency=int(os.environ.get("DELIVERY_CONCURRENCY", "16")),
-                   per_subscription=int(os.environ.get("DELIVERY_PER_SUBSCRIPTION", "4")),
-                   lease_seconds=float(os.environ.get("DELIVERY_LEASE_SECONDS", "60")))
+                   concurrency=settings.delivery_concurrency,
+                   per_subscription=settings.delivery_per_subscription,
+                   lease_seconds=settings.delivery_lease_seconds)
 
     def run(self, stop: threading.Event) -> None:
         log.info("dispatcher started", extra={"holder": self.holder,
                                               "concurrency": self.concurrency})
+        sweeping = threading.Thread(target=self.sweep_every, args=(stop,), daemon=True,
+                                    name="retention")
+        sweeping.start()
         backoff = 0.5
         # Leaving the block waits for the attempts in flight (each at most the HTTP timeout).
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool:
@@ -101,6 +112,23 @@ class Dispatcher:
                     self._ended.wait(self.idle_seconds)
         self.finish()
         log.info("dispatcher stopped", extra={"holder": self.holder})
+
+    def sweep_every(self, stop: threading.Event) -> None:
+        """Every NOTIFICATIONS_SWEEP_SECONDS, take the turn to sweep what is past its retention
+        (one dispatcher of several takes each turn)."""
+        interval = self.settings.notifications_sweep_seconds
+        while not stop.is_set():
+            now = _now()
+            try:
+                deleted = handlers.sweep(self.sweeper, self.retention,
+                                         turn=f"sweep:{int(now.timestamp() // interval)}",
+                                         now=now)
+                if deleted is not None:
+                    log.info("retention sweep", extra={"deleted": deleted})
+            except PyMongoError as exc:
+                log.warning("retention sweep failed; trying at the next turn",
+                            extra={"error": f"{type(exc).__name__}: {exc}"})
+            stop.wait(interval - now.timestamp() % interval)
 
     def claim(self) -> list[Delivery]:
         """One pass: claim what this worker has room for."""

@@ -18,6 +18,7 @@ from services.notifications.domain.model import (
     ACTIVE,
     CANCELLED,
     CITY_ONLY_TYPES,
+    FAILED,
     AllowList,
     Answer,
     Attempt,
@@ -33,7 +34,8 @@ from services.notifications.domain.model import (
     scope_of,
     signature_header,
 )
-from services.notifications.repository import StaleSubscription, Stores
+from services.notifications.domain.retention import Retention
+from services.notifications.repository import StaleSubscription, Stores, Sweeper
 from shared import divisions, idempotency
 from shared.consumer import DUPLICATE, PROCESSED
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -41,7 +43,8 @@ from shared.events import CATALOG, Event, encode
 
 # The outside world, as the handlers see it.
 Resolve = Callable[[str], list[str]]  # host -> addresses ([] when it does not resolve)
-Send = Callable[[str, dict[str, str], bytes], Answer]  # url, headers, body -> what came back
+# url, headers, body, the addresses its host was checked at -> what came back
+Send = Callable[[str, dict[str, str], bytes, Sequence[str]], Answer]
 Clock = Callable[[], datetime]
 
 REPLAY_LIMIT = 10_000  # events re-delivered by one replay call; the answer says where to go on
@@ -54,9 +57,15 @@ class Destinations:
     resolve: Resolve
     allowed: AllowList
 
-    def problem(self, url: str) -> str | None:
+    def check(self, url: str) -> tuple[str | None, list[str]]:
+        """Why webhooks must not go to ``url`` (or None), and the addresses its host resolved
+        to: the ones a webhook is then sent to, without resolving the name again."""
         host = urlsplit(url).hostname
-        return destination_problem(url, self.resolve(host) if host else [], self.allowed)
+        addresses = self.resolve(host) if host else []
+        return destination_problem(url, addresses, self.allowed), addresses
+
+    def problem(self, url: str) -> str | None:
+        return self.check(url)[0]
 
 
 # --- subscriptions ------------------------------------------------------------------------------
@@ -192,7 +201,7 @@ def record_events(stores: Stores, batch: Sequence[tuple[Event, tuple[str, int, i
                          subject=event.subject, time=event.time, seq=first_seq + n,
                          partition=f"{topic}:{partition}", offset=offset, envelope=event.raw)
              for n, (event, (topic, partition, offset)) in enumerate(batch)]
-    added = stores.events.add_many(fresh)
+    added = stores.events.add_many(fresh, received=now)
     outcomes, stored = [], []
     for event, new in zip(fresh, added, strict=True):
         outcomes.append(PROCESSED if new else DUPLICATE)
@@ -292,6 +301,10 @@ def attempt(stores: Stores, delivery: Delivery, *, send: Send, destinations: Des
         delivery.status = CANCELLED
         return Outcome(delivery, None)
     event = stores.events.get(delivery.event_id)
+    if event is None:
+        # Held back (an endpoint down) beyond the events' retention: nothing left to send.
+        delivery.status, delivery.last_error = FAILED, "the event is past its retention"
+        return Outcome(delivery, None)
     answer = _send(subscription, event, send, destinations, clock())
     now = clock()
     delivery.record(answer, schedule, now)
@@ -315,8 +328,10 @@ def finish(stores: Stores, outcomes: Sequence[Outcome], *, holder: str) -> None:
 
 def _send(subscription: Subscription, event: StoredEvent, send: Send,
           destinations: Destinations, now: datetime) -> Answer:
-    # Checked again at every attempt: what a host name resolves to can change after subscribing.
-    if problem := destinations.problem(subscription.url):
+    # Checked again at every attempt: what a host name resolves to can change after subscribing;
+    # the attempt connects to the addresses checked here.
+    problem, addresses = destinations.check(subscription.url)
+    if problem:
         return Answer(None, 0.0, f"refused: {problem}")
     body = encode(event.envelope)
     timestamp = int(now.timestamp())
@@ -327,7 +342,22 @@ def _send(subscription: Subscription, event: StoredEvent, send: Send,
         "webhook-signature": signature_header(
             subscription.signing_secrets(now), event.id, timestamp, body),
     }
-    return send(subscription.url, headers, body)
+    return send(subscription.url, headers, body, addresses)
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def sweep(sweeper: Sweeper, retention: Retention, *, turn: str, now: datetime
+          ) -> dict[str, int] | None:
+    """Delete what is past its retention, if this worker takes the ``turn``; how many of each
+    store went (None: another worker has the turn)."""
+    if not sweeper.take_turn(turn, now):
+        return None
+    deleted = {store: sweeper.sweep(store, retention.first_kept_day(store, now))
+               for store in Sweeper.STORES}
+    sweeper.prune_logs(now)
+    return deleted
 
 
 # --- the pull feed ------------------------------------------------------------------------------

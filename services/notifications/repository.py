@@ -17,7 +17,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
@@ -25,7 +25,10 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notifications.domain.model import (
     ACTIVE,
+    CANCELLED,
     CITY_ONLY_TYPES,
+    DELIVERED,
+    FAILED,
     IN_FLIGHT,
     PENDING,
     UNFINISHED,
@@ -35,10 +38,19 @@ from services.notifications.domain.model import (
     StoredEvent,
     Subscription,
 )
+from services.notifications.domain.retention import (
+    ATTEMPTS,
+    CLAIMS,
+    DELIVERIES,
+    EVENTS,
+    day_key,
+    days_between,
+)
 from shared import mongo
 from shared.changelog import ChangeLog
 
 SEQUENCE = "event-seqs"  # the id of the sequence counter in its change log
+FINISHED = (DELIVERED, FAILED, CANCELLED)
 
 
 class StaleSubscription(Exception):
@@ -58,6 +70,10 @@ def ensure_indexes(db: Database) -> None:
         [("subscription_id", ASCENDING), ("subject", ASCENDING), ("seq", ASCENDING)])
     db.attempts.create_index(
         [("subscription_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+    # The day each record was stored on: what the retention sweep deletes by.
+    for collection in (db.events, db.attempts, db.delivery_claims):
+        collection.create_index("day")
+    db.deliveries.create_index([("day", ASCENDING), ("status", ASCENDING)])
 
 
 def _doc(obj, **extra) -> dict:
@@ -146,7 +162,7 @@ class Events:
         doc = self.legacy_counters.find_one({"_id": "events"})
         return doc["value"] if doc else 0
 
-    def add_many(self, events: list[StoredEvent]) -> list[bool]:
+    def add_many(self, events: list[StoredEvent], received: datetime) -> list[bool]:
         """Store each event once, in one insert; for each, False if its id was stored already."""
         for event in events:
             if event.partition not in self._known_partitions:
@@ -155,7 +171,8 @@ class Events:
                     self.partition_names.insert_one(
                         {"_id": event.partition, "first_offset": event.offset})
                 self._known_partitions.add(event.partition)
-        refused = mongo.insert_new(self.collection, [_doc(event) for event in events])
+        day = day_key(received)
+        refused = mongo.insert_new(self.collection, [_doc(event, day=day) for event in events])
         return [n not in refused for n in range(len(events))]
 
     def get(self, id_: str) -> StoredEvent | None:
@@ -185,6 +202,7 @@ class Events:
 
 def _event(doc: dict) -> StoredEvent:
     doc = dict(doc)
+    doc.pop("day", None)
     return StoredEvent(id=doc.pop("_id"), **doc)
 
 
@@ -199,12 +217,12 @@ class Deliveries:
     def ensure(self, delivery: Delivery) -> bool:
         """Record the delivery unless it exists; True if it was new."""
         result = self.collection.update_one(
-            {"_id": delivery.id}, {"$setOnInsert": _doc(delivery)}, upsert=True)
+            {"_id": delivery.id}, {"$setOnInsert": _delivery_doc(delivery)}, upsert=True)
         return result.upserted_id is not None
 
     def ensure_many(self, deliveries: list[Delivery]) -> None:
         """Record each delivery unless it exists, in one insert."""
-        mongo.insert_new(self.collection, [_doc(delivery) for delivery in deliveries])
+        mongo.insert_new(self.collection, [_delivery_doc(delivery) for delivery in deliveries])
 
     def get(self, id_: str) -> Delivery | None:
         doc = self.collection.find_one({"_id": id_})
@@ -262,7 +280,8 @@ class Deliveries:
             return []
         window = int(now.timestamp() // (lease_until - now).total_seconds())
         refused = mongo.insert_new(self.claims, [
-            {"_id": claim_id(d, window), "holder": holder, "at": now} for d in deliveries])
+            {"_id": claim_id(d, window), "holder": holder, "at": now, "day": day_key(now)}
+            for d in deliveries])
         won = [d for n, d in enumerate(deliveries) if n not in refused]
         if not won:
             return []
@@ -314,6 +333,11 @@ class Deliveries:
 _DELIVERY_FIELDS = {f.name for f in dataclasses.fields(Delivery)}
 
 
+def _delivery_doc(delivery: Delivery) -> dict:
+    # Made when it is first due (at once, or at a replay): the day it was stored on.
+    return _doc(delivery, day=day_key(delivery.next_attempt_at))
+
+
 def claim_id(delivery: Delivery, window: int) -> str:
     return (f"{delivery.id}|{delivery.status}|{delivery.attempts}|"
             f"{delivery.next_attempt_at.isoformat()}|{window}")
@@ -330,7 +354,8 @@ class Attempts:
     def add_many(self, attempts: list[Attempt]) -> None:
         """Log the attempts, in one insert. One is written already if a worker lost its lease
         after the attempt and another redid it."""
-        mongo.insert_new(self.collection, [_doc(attempt) for attempt in attempts])
+        mongo.insert_new(self.collection,
+                         [_doc(attempt, day=day_key(attempt.at)) for attempt in attempts])
 
     def page(self, subscription_id: str, before: tuple[datetime, str] | None,
              limit: int) -> list[Attempt]:
@@ -346,7 +371,74 @@ class Attempts:
 def _attempt(doc: dict) -> Attempt:
     doc = dict(doc)
     doc.pop("_id")
+    doc.pop("day", None)
     return Attempt(**doc)
+
+
+class Sweeper:
+    """Deletes what is past its retention (domain/retention.py), a day at a time.
+
+    How far each store was swept is kept in a change log of its own (``retention_changes``,
+    insert-only), and one dispatcher sweeps at a time: the one whose insert of the sweep's turn
+    (``retention_turns``, an id per interval) succeeded. Deletes are idempotent, so a sweep cut
+    short is simply done again at a later turn."""
+
+    # store -> the field its records are timed by, and the equalities its deletes add (finished
+    # deliveries only: one still on its way is never dropped).
+    STORES = {EVENTS: ("time", [{}]), ATTEMPTS: ("at", [{}]), CLAIMS: ("at", [{}]),
+              DELIVERIES: ("next_attempt_at", [{"status": s} for s in FINISHED])}
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.progress = ChangeLog(db, "retention", "retention_changes", key="store")
+        self.turns = db.retention_turns
+        self.sequence = ChangeLog(db, "sequences", "sequence_changes", key="sequence")
+
+    def take_turn(self, turn: str, now: datetime) -> bool:
+        """True for the one dispatcher that takes this turn to sweep."""
+        try:
+            self.turns.insert_one({"_id": turn, "at": now, "day": day_key(now)})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def sweep(self, store: str, first_kept: date) -> int:
+        """Delete the store's records of the days before ``first_kept``; how many went."""
+        collection = self.db[store]
+        field, equalities = self.STORES[store]
+        state = self.progress.get(store)
+        deleted = 0
+        if state is None:
+            # The first sweep: by time, once, which also takes records stored before they
+            # carried their day.
+            start = datetime.combine(first_kept, time.min, tzinfo=UTC)
+            for equality in equalities:
+                deleted += collection.delete_many({field: {"$lt": start}, **equality}
+                                                  ).deleted_count
+        else:
+            swept_through = date.fromisoformat(state["swept_through"])
+            for day in days_between(swept_through, first_kept):
+                for equality in equalities:
+                    deleted += collection.delete_many({"day": day_key(day), **equality}
+                                                      ).deleted_count
+        through = day_key(first_kept - timedelta(days=1))
+        if state is None or state["swept_through"] < through:
+            version = state["version"] + 1 if state else 1
+            self.progress.record({"_id": store, "version": version, "swept_through": through},
+                                 [])
+        return deleted
+
+    def prune_logs(self, now: datetime) -> None:
+        """Drop what no read needs any more: a counter's changes before its current state (a
+        read walks forward from there), and past turns."""
+        for log, aggregate in ((self.sequence, SEQUENCE), *((self.progress, s)
+                                                             for s in self.STORES)):
+            current = log.current.find_one({"_id": aggregate}, {"version": 1})
+            if current:
+                log.changes.delete_many({log.key: aggregate,
+                                         "version": {"$lt": current["version"]}})
+        for day in days_between(now.date() - timedelta(days=8), now.date() - timedelta(days=1)):
+            self.turns.delete_many({"day": day_key(day)})
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class FakeEvents:
         self.seq += count
         return self.seq - count + 1
 
-    def add_many(self, events: list[StoredEvent]) -> list[bool]:
+    def add_many(self, events: list[StoredEvent], received: datetime) -> list[bool]:
         added = []
         for event in events:
             added.append(event.id not in self.rows)
@@ -195,9 +195,11 @@ class FakeEndpoint:
 
     statuses: list[int] = field(default_factory=list)
     received: list[tuple[str, dict, bytes]] = field(default_factory=list)
+    addresses: list[list[str]] = field(default_factory=list)  # where each request went
 
-    def __call__(self, url: str, headers: dict, body: bytes) -> Answer:
+    def __call__(self, url: str, headers: dict, body: bytes, addresses) -> Answer:
         self.received.append((url, headers, body))
+        self.addresses.append(list(addresses))
         status = self.statuses.pop(0) if self.statuses else 200
         return Answer(status, 1.0, None if 200 <= status < 300 else f"HTTP {status}")
 

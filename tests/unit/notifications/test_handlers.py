@@ -17,6 +17,7 @@ from services.notifications.domain.model import (
     FAILED,
     IN_FLIGHT,
     PENDING,
+    AllowList,
     Delivery,
     FeedPosition,
 )
@@ -330,6 +331,28 @@ def test_a_delivery_to_an_address_that_turned_private_is_refused_and_retried(sto
         destinations=public_destinations(("moved.example.cn", ["10.1.1.1"]))) for d in claimed]
     assert attempt.outcome == "refused" and endpoint.received == []
     assert stores.deliveries.all()[0].status == PENDING
+
+
+def test_an_attempt_is_sent_to_the_addresses_checked_and_the_name_is_resolved_once(
+        stores, clock):
+    subscribe(stores, YUECHENG, url="https://rebinding.example.cn/h")
+    record(stores, issue_created("330602"), clock)
+    answers = [["93.184.216.34"], ["127.0.0.1"]]  # public at the check, loopback after it
+    lookups: list[str] = []
+
+    def resolve(host: str) -> list[str]:
+        lookups.append(host)
+        return answers[min(len(lookups), len(answers)) - 1]
+
+    endpoint = FakeEndpoint()
+    [attempt] = [handlers.attempt_delivery(
+        stores, d, holder="w", send=endpoint, schedule=SCHEDULE, clock=clock,
+        destinations=handlers.Destinations(resolve, AllowList()))
+        for d in handlers.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="w",
+                                    busy={}, per_subscription=4)]
+    assert attempt.outcome == "success"
+    assert lookups == ["rebinding.example.cn"]
+    assert endpoint.addresses == [["93.184.216.34"]]
 
 
 # --- the feed -----------------------------------------------------------------------------------
