@@ -16,6 +16,7 @@
   const csrf = document.querySelector('meta[name=csrf-token]').content;
   const waiting = document.getElementById('waiting');
   let sending = false;
+  let signedOut = false; // the session ended: what waits is sent after signing in again
 
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js', {scope: '/'});
@@ -38,7 +39,8 @@
     waiting.textContent = refused.length
       ? '有 ' + refused.length + ' 份检查结果被退回：' + refused.map((f) => f.error).join('；')
       : '还有 ' + filings.length + ' 份检查结果（含 ' + photos + ' 张照片）保存在本机，等待发送'
-        + (navigator.onLine ? '……' : '：当前没有网络，恢复后自动发送。');
+        + (signedOut ? '：登录已过期，请重新登录，登录后自动发送。'
+          : navigator.onLine ? '……' : '：当前没有网络，恢复后自动发送。');
   }
 
   async function post(url, body, key, json) {
@@ -83,6 +85,8 @@
       for (const filing of await db.filings.where('state').equals('waiting').toArray()) {
         let answer;
         try { answer = await send(filing); } catch (e) { continue; } // offline: try later
+        // A redirect to the sign-in page (opaque here) or a refused token: keep it for later.
+        signedOut = answer.status === 0 || answer.status === 401;
         if (answer.status === 200) {
           await db.transaction('rw', db.filings, db.photos, db.checks, db.problems, async () => {
             await db.filings.update(filing.inspection, {state: 'sent', sentAt: new Date().toISOString()});
