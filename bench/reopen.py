@@ -42,16 +42,17 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from services.issues.domain.model import Actor, Item, local_date
 from services.issues.handlers import envelopes
 from services.issues.repository import MongoItemRepository
-from shared import mongo
+from shared import divisions, mongo
 from shared.clock import now_ms
 from shared.config import Settings
-from shared.counties import COUNTIES
 from shared.kafka import ensure_topics
 from tests.e2e.conftest import GUNICORN, WEB, WORKERS, Stack, wait_ready
 from tests.e2e.flows import ok
 from tests.processes import ROOT, Process, environment, free_port, python_module
 from tests.receiver import Receiver
 from tests.support import eventually
+
+COUNTIES = divisions.of(Settings.from_env()).counties  # the region's (绍兴市 by default)
 
 
 class Arrivals(list):
