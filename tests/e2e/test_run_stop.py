@@ -74,11 +74,13 @@ class Terminal:
         os.write(self.master, b"\x03")
 
     def close(self) -> None:
-        """Close the terminal (its last reference: the session leader gets SIGHUP)."""
+        """Close the terminal (its last reference: the session leader gets SIGHUP) and wait
+        until run.sh has stopped, so that the next run finds the state directory at rest."""
         if not self.closing.is_set():
             self.closing.set()
             self.reader.join()
             os.close(self.master)
+        self.popen.wait(120)
 
 
 def marked(marker: str) -> list[int]:
