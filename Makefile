@@ -21,7 +21,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 LOCAL := deploy/local
 
-.PHONY: help install venv up down status run logs test clean demo token docs fuzz bench
+.PHONY: help install venv up down status run logs test clean demo token docs fuzz bench figures-rebuild
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
@@ -97,6 +97,9 @@ token: venv ## a bearer token: make token ROLE=county_admin COUNTY=330603
 bench: venv ## benchmarks against the running stack (see bench/README.md); not part of make test
 	@$(VENV)/bin/python -m bench.backbone --events 5000
 	@$(VENV)/bin/python -m bench.reopen
+
+figures-rebuild: venv ## count the issues service's kept figures afresh from the items (stop its figures process first)
+	@$(VENV)/bin/python -m services.issues.figures rebuild
 
 docs: venv ## regenerate the generated documents (docs/events.md)
 	@$(VENV)/bin/python -m shared.events > docs/events.md

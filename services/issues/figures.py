@@ -16,8 +16,9 @@ for before and adds what it counts for now. docs/figures.md says why this is exa
 
 ``python -m services.issues.figures rebuild`` counts every item afresh (the figures process
 stopped); ``recount`` prints any county whose kept figures differ from a full recount.
-The process also reports the per-county gauges (``supervision_items``,
-``supervision_items_overdue``): the holder of a lease does, so that each comes from one place.
+Every ``FIGURES_GAUGE_SECONDS`` (5) the process also reports the per-county gauges
+(``supervision_items``, ``supervision_items_overdue``): the holder of a lease does, so that each
+comes from one place.
 """
 
 from __future__ import annotations
@@ -39,18 +40,16 @@ from services.issues.domain.figures import Counted
 from services.issues.domain.model import local_date
 from services.issues.repository import MongoFigures, ensure_indexes, tally_id
 from shared import logging as slog
-from shared import mongo
+from shared import mongo, process
 from shared.config import Settings
 from shared.consumer import DUPLICATE, PROCESSED, ConsumerRunner, TransientError, record_position
 from shared.events import CATALOG, ISSUES_TOPIC, Event, now
 from shared.kafka import consumer as make_consumer
-from shared.metrics import serve_from_env as serve_metrics_from_env
 from shared.outbox import lease
 
 log = logging.getLogger(__name__)
 GROUP = "issues-figures"
 GAUGES_LEASE = "issues-figures-gauges"
-GAUGES_SECONDS = 5.0
 POLL_RECORDS = 500  # a fold costs a few reads and writes per county and item, not per event
 
 
@@ -147,11 +146,9 @@ def run(settings: Settings) -> None:
         topics=topics, group_id=group, batch_handler=folder.fold,
         consumer=make_consumer(settings, group, topics, client_id=f"{SERVICE}-figures",
                                max_poll_records=POLL_RECORDS))
-    runner.install_signal_handlers()
-    gauges = threading.Thread(
-        target=report_gauges, name="figures-gauges", daemon=True,
-        args=(store, db, runner.stop, float(os.environ.get("FIGURES_GAUGE_SECONDS",
-                                                           GAUGES_SECONDS))))
+    process.stop_on_signals(runner.stop)
+    gauges = threading.Thread(target=report_gauges, name="figures-gauges", daemon=True,
+                              args=(store, db, runner.stop, settings.figures_gauge_seconds))
     gauges.start()
     runner.run()
 
@@ -173,12 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", nargs="?", default="run", choices=("run", "rebuild",
                                                                        "recount"))
     args = parser.parse_args(argv)
+    if args.command == "run":
+        run(process.start(f"{SERVICE}-figures"))
+        return
     settings = Settings.from_env()
     slog.configure(f"{SERVICE}-figures", settings.log_level)
-    if args.command == "run":
-        serve_metrics_from_env()
-        run(settings)
-        return
     db = mongo.database(settings, SERVICE)
     ensure_indexes(db)
     store = MongoFigures(db)

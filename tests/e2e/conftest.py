@@ -29,6 +29,7 @@ WORKERS = {
     "issues-consumer": ("issues", "services.issues.consumer", ()),
     "issues-relay": ("issues", "shared.outbox", ("issues",)),
     "issues-scheduler": ("issues", "services.issues.scheduler", ()),
+    "issues-figures": ("issues", "services.issues.figures", ()),
     "inspections-consumer": ("inspections", "services.inspections.consumer", ()),
     "inspections-relay": ("inspections", "shared.outbox", ("inspections",)),
     "notifications-consumer": ("notifications", "services.notifications.consumer", ()),

@@ -30,7 +30,8 @@ DEFAULTS_ON_PURPOSE = {
     "WEBHOOK_TIMEOUT_SECONDS",  # the contract's 10 s
     "DIVISIONS_DIR",  # the image installs the division codes where the default points
     # Tuning whose defaults suit a compose stack.
-    "OVERDUE_SCAN_SECONDS", "DELIVERY_CONCURRENCY", "DELIVERY_PER_SUBSCRIPTION",
+    "OVERDUE_SCAN_SECONDS", "FIGURES_GAUGE_SECONDS", "DELIVERY_CONCURRENCY",
+    "DELIVERY_PER_SUBSCRIPTION",
     "DELIVERY_LEASE_SECONDS", "WEBHOOK_SECRET_GRACE_SECONDS", "DATABASE_GAUGES_SECONDS",
     # One process a pod only (deploy/k8s): compose's workers share their web's metrics
     # directory, and a static group membership id is one replica's, never a whole service's.
