@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def stack(base_settings, tmp_path_factory) -> LocalSystem:
+def system(base_settings, tmp_path_factory) -> LocalSystem:
     """A whole local system of this module's own (tests/e2e/system.py), as `make run`."""
     system = LocalSystem.create(base_settings)
     try:
@@ -56,10 +56,10 @@ def stack(base_settings, tmp_path_factory) -> LocalSystem:
 
 
 @pytest.fixture(scope="module")
-def web(stack) -> str:
+def web(system) -> str:
     """The web app of the system's Procfile, on the system's WEB_BIND, with the local sign-in
     `make run` offers."""
-    url = f"http://{stack.env['WEB_BIND']}"
+    url = f"http://{system.env['WEB_BIND']}"
 
     def ready():
         try:
@@ -150,28 +150,28 @@ def csv_file(directory: Path, name: str, rows: list[list[str]]) -> Path:
     return path
 
 
-def api(stack, method: str, service: str, path: str, headers: dict, **kwargs) -> dict:
-    answer = requests.request(method, f"{stack.urls[service]}{path}", headers=headers,
+def api(system, method: str, service: str, path: str, headers: dict, **kwargs) -> dict:
+    answer = requests.request(method, f"{system.urls[service]}{path}", headers=headers,
                               timeout=60, **kwargs)
     assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
     return answer.json() if answer.content else {}
 
 
-def closed_item(stack, item: dict) -> None:
+def closed_item(system, item: dict) -> None:
     """Through the API, as the county and the city: worked on, evidenced, crossed off."""
-    county, city = stack.token("county_admin", KEQIAO), stack.token("city_admin")
+    county, city = system.token("county_admin", KEQIAO), system.token("city_admin")
     path = f"/v1/items/{item['id']}"
-    api(stack, "POST", "issues", f"{path}/transitions", {**county, "If-Match": '"1"'},
+    api(system, "POST", "issues", f"{path}/transitions", {**county, "If-Match": '"1"'},
         json={"to": "in_progress"})
-    evidence = api(stack, "POST", "issues", f"{path}/evidence", county,
+    evidence = api(system, "POST", "issues", f"{path}/evidence", county,
                    files={"file": ("done.jpg", jpeg(), "image/jpeg")})["id"]
-    api(stack, "POST", "issues", f"{path}/transitions", {**county, "If-Match": '"2"'},
+    api(system, "POST", "issues", f"{path}/transitions", {**county, "If-Match": '"2"'},
         json={"to": "pending_verification", "evidence": [evidence]})
-    api(stack, "POST", "issues", f"{path}/transitions", {**city, "If-Match": '"3"'},
+    api(system, "POST", "issues", f"{path}/transitions", {**city, "If-Match": '"3"'},
         json={"to": "closed"})
 
 
-def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
+def test_each_persons_day_in_the_browser(system, web, browser, tmp_path):
     tag = uuid.uuid4().hex[:6]
     problems = [f"村级活动场所未挂牌 {tag}-{n}" for n in range(5)]
 
@@ -190,15 +190,15 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
         lambda d: d.find_elements(By.ID, "error-summary"))[0].text
     assert "第 4 行" in summary and "完成时间" in summary, summary
     step(browser, "03-county-import-bad-row")
-    county = stack.token("county_admin", KEQIAO)
-    listed = api(stack, "GET", "issues", "/v1/items", county, params={"county": KEQIAO,
+    county = system.token("county_admin", KEQIAO)
+    listed = api(system, "GET", "issues", "/v1/items", county, params={"county": KEQIAO,
                                                                       "q": tag})
     assert listed["items"] == [], "a refused list imported rows"
     browser.find_element(By.ID, "file").send_keys(str(csv_file(tmp_path, "fixed.csv", rows)))
     browser.find_element(By.CSS_SELECTOR, "form button.primary").click()
     WebDriverWait(browser, 60).until(lambda d: "全部导入" in text(d))
     step(browser, "04-county-import-fixed")
-    items = {i["problem"]: i for i in api(stack, "GET", "issues", "/v1/items", county, params={
+    items = {i["problem"]: i for i in api(system, "GET", "issues", "/v1/items", county, params={
         "county": KEQIAO, "q": tag})["items"]}
     assert sorted(items) == sorted(problems)
 
@@ -217,8 +217,8 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
     # --- the city's inspection of three crossed-off items ----------------------------------
     checked = [items[p] for p in problems[:3]]
     for item in checked:
-        closed_item(stack, item)
-    city = stack.token("city_admin")
+        closed_item(system, item)
+    city = system.token("city_admin")
     now = datetime.now(UTC)
     plan = {"target_county": KEQIAO, "kind": "spot_check",
             "team": [{"sub": INSPECTOR, "county": YUECHENG, "name": "督查组 赵某某"}],
@@ -227,7 +227,7 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
             "item_ids": [i["id"] for i in checked]}
 
     def planned():
-        answer = requests.post(f"{stack.urls['inspections']}/v1/inspections", json=plan,
+        answer = requests.post(f"{system.urls['inspections']}/v1/inspections", json=plan,
                                headers={**city, "Idempotency-Key": f"web-{tag}"}, timeout=30)
         assert answer.status_code == 201, answer.text  # 422 until the copy has the items
         return answer.json()
@@ -279,7 +279,7 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
         and d.find_element(By.ID, "waiting"))
     assert "等待发送" in waiting.text and "3 张照片" in waiting.text, waiting.text
     step(browser, "11-inspector-offline-waiting")
-    still = api(stack, "GET", "inspections", f"/v1/inspections/{inspection['id']}", city)
+    still = api(system, "GET", "inspections", f"/v1/inspections/{inspection['id']}", city)
     assert still["status"] == "in_progress" and not still["checks"], "filed while offline"
 
     # The tab is closed; later, back online, the inspector opens the app again.
@@ -290,19 +290,19 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
     browser.close()
     browser.switch_to.window(fresh)
     browser.get(f"{web}/field")
-    done = lambda: api(stack, "GET", "inspections", f"/v1/inspections/{inspection['id']}",  # noqa: E731
+    done = lambda: api(system, "GET", "inspections", f"/v1/inspections/{inspection['id']}",  # noqa: E731
                        city)["status"] == "completed"
     eventually(done, timeout=60, interval=1, message="the waiting results never arrived")
     browser.get(f"{web}/field/{inspection['id']}")
     WebDriverWait(browser, 30).until(lambda d: "已完成" in text(d) and "提交结果" in text(d))
     assert not browser.find_element(By.ID, "waiting").is_displayed()
     step(browser, "12-inspector-results-arrived")
-    filed = api(stack, "GET", "inspections", f"/v1/inspections/{inspection['id']}", city)
+    filed = api(system, "GET", "inspections", f"/v1/inspections/{inspection['id']}", city)
     assert len(filed["checks"]) == 3 and all(len(c["evidence"]) == 1 for c in filed["checks"])
     failed = checked[outcomes.index("fail")]
 
     def reopened():
-        got = api(stack, "GET", "issues", f"/v1/items/{failed['id']}", city)
+        got = api(system, "GET", "issues", f"/v1/items/{failed['id']}", city)
         assert got["status"] == "reopened", got["status"]
         return got
     item = eventually(reopened, timeout=90, interval=1, message="the failed item never reopened")
@@ -336,7 +336,7 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
     browser.find_element(By.XPATH, "//button[text()='核查通过，销号']").click()
     WebDriverWait(browser, 30).until(lambda d: "已核查销号" in text(d))
     step(browser, "17-city-verified")
-    assert api(stack, "GET", "issues", f"/v1/items/{items[problems[4]]['id']}",
+    assert api(system, "GET", "issues", f"/v1/items/{items[problems[4]]['id']}",
                city)["status"] == "closed"
 
     browser.get(f"{web}/city/plan")
@@ -376,7 +376,7 @@ def test_each_persons_day_in_the_browser(stack, web, browser, tmp_path):
             lambda d: d.find_elements(By.CSS_SELECTOR, "code.secret"))[0].text
         receiver.secret = secret
         step(browser, "23-city-subscription-secret")
-        created = api(stack, "POST", "issues", "/v1/items", county, json={
+        created = api(system, "POST", "issues", "/v1/items", county, json={
             "county": KEQIAO, "township": "钱清街道", "village": "西村", "problem": f"订阅后 {tag}",
             "measure": "建立台账", "deadline": "2027-06-30"})
         eventually(lambda: created["id"] in {e["subject"] for e in receiver.of_type(
