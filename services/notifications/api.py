@@ -11,7 +11,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.notifications import handlers
-from services.notifications.domain.model import FeedPosition, Subscription
+from services.notifications.domain.feed import FeedPosition
+from services.notifications.domain.subscriptions import Subscription
 from services.notifications.handlers import Destinations
 from services.notifications.metrics import FEED_LAG
 from services.notifications.repository import Stores

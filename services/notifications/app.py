@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 
 from services.notifications import api
-from services.notifications.domain.model import AllowList
+from services.notifications.domain.url_safety import AllowList
 from services.notifications.handlers import Destinations
 from services.notifications.metrics import DeliveryBacklog
 from services.notifications.outbound import resolve

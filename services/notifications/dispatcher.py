@@ -26,8 +26,9 @@ from pymongo.errors import PyMongoError
 
 from services.notifications import handlers
 from services.notifications.domain.circuit import Circuit
-from services.notifications.domain.model import FAILED, AllowList, Attempt, Delivery
+from services.notifications.domain.deliveries import FAILED, Attempt, Delivery
 from services.notifications.domain.retention import Retention
+from services.notifications.domain.url_safety import AllowList
 from services.notifications.handlers import Destinations, Send
 from services.notifications.metrics import (
     WEBHOOK_ATTEMPTS,

@@ -14,27 +14,18 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from services.notifications.domain.circuit import Circuit
-from services.notifications.domain.model import (
+from services.notifications.domain.deliveries import CANCELLED, FAILED, Answer, Attempt, Delivery
+from services.notifications.domain.feed import FeedPosition, StoredEvent, merge_page
+from services.notifications.domain.retention import Retention
+from services.notifications.domain.rule_u import CITY_ONLY_TYPES, Caller, scope_of
+from services.notifications.domain.signing import signature_header
+from services.notifications.domain.subscriptions import (
     ACTIVE,
-    CANCELLED,
-    CITY_ONLY_TYPES,
-    FAILED,
-    AllowList,
-    Answer,
-    Attempt,
-    Caller,
-    Delivery,
-    FeedPosition,
     InvalidSubscription,
     NotActive,
-    StoredEvent,
     Subscription,
-    destination_problem,
-    merge_page,
-    scope_of,
-    signature_header,
 )
-from services.notifications.domain.retention import Retention
+from services.notifications.domain.url_safety import AllowList, destination_problem
 from services.notifications.repository import StaleSubscription, Stores, Sweeper
 from shared import divisions, idempotency
 from shared.consumer import DUPLICATE, PROCESSED

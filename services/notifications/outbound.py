@@ -11,7 +11,7 @@ import certifi
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
-from services.notifications.domain.model import Answer
+from services.notifications.domain.deliveries import Answer
 
 
 def resolve(host: str) -> list[str]:

@@ -23,10 +23,8 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.notifications.domain.model import (
-    ACTIVE,
+from services.notifications.domain.deliveries import (
     CANCELLED,
-    CITY_ONLY_TYPES,
     DELIVERED,
     FAILED,
     IN_FLIGHT,
@@ -34,10 +32,8 @@ from services.notifications.domain.model import (
     UNFINISHED,
     Attempt,
     Delivery,
-    Secret,
-    StoredEvent,
-    Subscription,
 )
+from services.notifications.domain.feed import StoredEvent
 from services.notifications.domain.retention import (
     ATTEMPTS,
     CLAIMS,
@@ -46,6 +42,8 @@ from services.notifications.domain.retention import (
     day_key,
     days_between,
 )
+from services.notifications.domain.rule_u import CITY_ONLY_TYPES
+from services.notifications.domain.subscriptions import ACTIVE, Secret, Subscription
 from shared import mongo
 from shared.changelog import ChangeLog
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.notifications.domain.model import ALL
+from services.notifications.domain.subscriptions import ALL
 from shared.pagination import page_schema
 
 

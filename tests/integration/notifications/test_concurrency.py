@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notifications import handlers
-from services.notifications.domain.model import Subscription
+from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, ensure_indexes
 from shared import mongo
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications.domain.model import IN_FLIGHT, Delivery
+from services.notifications.domain.deliveries import IN_FLIGHT, Delivery
 from services.notifications.repository import Deliveries, claim_id, ensure_indexes
 from shared import mongo
 

@@ -15,7 +15,8 @@ import pytest
 from services.notifications import handlers
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.domain.circuit import REFUSALS_TO_OPEN
-from services.notifications.domain.model import DELIVERED, PENDING, Subscription
+from services.notifications.domain.deliveries import DELIVERED, PENDING
+from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, ensure_indexes
 from shared import mongo
 from tests.integration.notifications.conftest import Receiver

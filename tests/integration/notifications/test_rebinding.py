@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from services.notifications import outbound
-from services.notifications.domain.model import AllowList
+from services.notifications.domain.url_safety import AllowList
 from services.notifications.handlers import Destinations
 from services.notifications.outbound import Sender
 

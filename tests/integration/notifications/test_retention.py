@@ -9,15 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notifications import handlers
-from services.notifications.domain.model import (
-    DELIVERED,
-    PENDING,
-    Attempt,
-    Delivery,
-    StoredEvent,
-    Subscription,
-)
+from services.notifications.domain.deliveries import DELIVERED, PENDING, Attempt, Delivery
+from services.notifications.domain.feed import StoredEvent
 from services.notifications.domain.retention import Retention
+from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, Sweeper, ensure_indexes
 from shared import mongo
 

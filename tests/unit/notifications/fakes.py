@@ -6,19 +6,18 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.notifications.domain.model import (
-    ACTIVE,
-    CITY_ONLY_TYPES,
+from services.notifications.domain.deliveries import (
     IN_FLIGHT,
     PENDING,
     UNFINISHED,
-    AllowList,
     Answer,
     Attempt,
     Delivery,
-    StoredEvent,
-    Subscription,
 )
+from services.notifications.domain.feed import StoredEvent
+from services.notifications.domain.rule_u import CITY_ONLY_TYPES
+from services.notifications.domain.subscriptions import ACTIVE, Subscription
+from services.notifications.domain.url_safety import AllowList
 from services.notifications.handlers import Destinations
 from services.notifications.repository import StaleSubscription
 

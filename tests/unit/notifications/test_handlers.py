@@ -11,16 +11,16 @@ from standardwebhooks.webhooks import Webhook
 
 from services.notifications import handlers
 from services.notifications.domain.circuit import Circuit
-from services.notifications.domain.model import (
+from services.notifications.domain.deliveries import (
     CANCELLED,
     DELIVERED,
     FAILED,
     IN_FLIGHT,
     PENDING,
-    AllowList,
     Delivery,
-    FeedPosition,
 )
+from services.notifications.domain.feed import FeedPosition
+from services.notifications.domain.url_safety import AllowList
 from shared.consumer import DUPLICATE, PROCESSED
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from tests.unit.notifications.events import inspection_planned, issue_created

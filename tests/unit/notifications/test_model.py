@@ -8,24 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from services.notifications.domain.model import (
+from services.notifications.domain.deliveries import (
     DELIVERED,
     FAILED,
     PENDING,
-    AllowList,
     Answer,
     Delivery,
-    FeedPosition,
-    InvalidSubscription,
-    StoredEvent,
-    Subscription,
-    address_problem,
-    destination_problem,
-    merge_page,
     next_delay,
-    signature_header,
-    visible,
 )
+from services.notifications.domain.feed import FeedPosition, StoredEvent, merge_page
+from services.notifications.domain.rule_u import visible
+from services.notifications.domain.signing import signature_header
+from services.notifications.domain.subscriptions import InvalidSubscription, Subscription
+from services.notifications.domain.url_safety import AllowList, address_problem, destination_problem
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TYPES = ("issue.created", "issue.reopened", "inspection.planned", "inspection.started")
