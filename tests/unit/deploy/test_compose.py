@@ -33,6 +33,7 @@ DEFAULTS_ON_PURPOSE = {
     "OVERDUE_SCAN_SECONDS", "FIGURES_GAUGE_SECONDS", "DELIVERY_CONCURRENCY",
     "DELIVERY_PER_SUBSCRIPTION",
     "DELIVERY_LEASE_SECONDS", "WEBHOOK_SECRET_GRACE_SECONDS", "DATABASE_GAUGES_SECONDS",
+    "REQUEST_DATABASE_SECONDS",
     # One process a pod only (deploy/k8s): compose's workers share their web's metrics
     # directory, and a static group membership id is one replica's, never a whole service's.
     "METRICS_PORT", "CONSUMER_INSTANCE_ID",
