@@ -1,9 +1,10 @@
 """Evidence photos, shared by the services that own items and inspections (docs/evidence.md).
 
-An upload is checked by its bytes (magic number, then a full decode with Pillow), its EXIF
-time and GPS position are read and kept as metadata for the city, and what is stored and served
-is a re-encoding without any metadata (EXIF, XMP, comments): the position of a village
-informant's phone never leaves the service. Photos are kept in MongoDB GridFS, one file per
+An upload is checked by its bytes (magic number, then a full decode with Pillow, and
+pillow-heif for an iPhone's HEIC), its EXIF time and GPS position are read and kept as metadata
+for the city, and what is stored and served is a re-encoding without any metadata (EXIF, XMP,
+comments): the position of a village informant's phone never leaves the service. A HEIC photo
+is served as JPEG, which every browser shows. Photos are kept in MongoDB GridFS, one file per
 photo under the evidence id, with its owner (``item:<id>`` or ``inspection:<id>``) in its
 metadata; nothing is written before the photo has been read whole and found good.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import gridfs
+import pillow_heif
 from flask import Response, request
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
@@ -29,9 +31,13 @@ from shared.errors import ApiError, Conflict, Unprocessable
 MAX_BYTES = 10 * 1024 * 1024
 # A 48-megapixel phone photo passes; a small file that decodes to gigabytes of pixels does not.
 MAX_PIXELS = 50_000_000
-JPEG, PNG = "image/jpeg", "image/png"
-_FORMATS = {JPEG: "JPEG", PNG: "PNG"}
+JPEG, PNG, HEIC = "image/jpeg", "image/png", "image/heic"
+_FORMATS = {JPEG: "JPEG", PNG: "PNG", HEIC: "HEIF"}
+_SERVED_AS = {JPEG: JPEG, PNG: PNG, HEIC: JPEG}
 _EXTENSIONS = {JPEG: "jpg", PNG: "png"}
+# The major brands of the ISO base media file ("ftyp" box) that are HEIF images of HEVC.
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1")
+pillow_heif.register_heif_opener()
 BUCKET = "evidence"
 ABANDONED_AFTER = timedelta(minutes=2)
 # Served bytes never change under their id: browsers and the phone keep them for a year, and
@@ -59,7 +65,8 @@ class Photo:
     """A photo read from an upload: the bytes to serve and what was kept from the original."""
 
     content: bytes
-    content_type: str
+    content_type: str  # of what is served
+    original_content_type: str
     taken_at: datetime | None
     location: dict | None  # {"lat": …, "lon": …} in decimal degrees, WGS 84
     original_size: int
@@ -78,13 +85,15 @@ def read_photo(data: bytes) -> Photo:
                        errors={"file": [f"Larger than {MAX_BYTES // (1024 * 1024)} MB."]})
     content_type = sniff(data)
     if content_type is None:
-        raise ApiError("Only JPEG and PNG photos are taken; the file's bytes are neither.",
-                       status=415, title="Unsupported Media Type",
-                       errors={"file": ["Not a JPEG or PNG image."]})
+        raise ApiError("Only JPEG, PNG and HEIC photos are taken; the file's bytes are none of "
+                       "them.", status=415, title="Unsupported Media Type",
+                       errors={"file": ["Not a JPEG, PNG or HEIC image."]})
     image = _decode(data, content_type)
     exif = image.getexif()
-    served = _strip(image, content_type)
-    return Photo(content=served, content_type=content_type, taken_at=_taken_at(exif),
+    served_type = _SERVED_AS[content_type]
+    served = _strip(image, served_type)
+    return Photo(content=served, content_type=served_type, original_content_type=content_type,
+                 taken_at=_taken_at(exif),
                  location=_location(exif), original_size=len(data),
                  original_sha256=hashlib.sha256(data).hexdigest())
 
@@ -95,6 +104,8 @@ def sniff(data: bytes) -> str | None:
         return JPEG
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
+        return HEIC
     return None
 
 
@@ -116,8 +127,9 @@ def _decode(data: bytes, content_type: str) -> Image.Image:
 
 
 def _strip(image: Image.Image, content_type: str) -> bytes:
-    """Re-encode without metadata; the EXIF orientation is applied to the pixels first, so the
-    photo still stands the right way up. The colour profile is kept (it carries no secrets)."""
+    """Re-encode as ``content_type`` without metadata; the EXIF orientation is applied to the
+    pixels first (pillow-heif applies a HEIC's itself), so the photo still stands the right way
+    up. The colour profile is kept (it carries no secrets)."""
     icc = image.info.get("icc_profile")
     upright = ImageOps.exif_transpose(image)
     upright.info = {}  # Pillow would otherwise carry comments and the like into the copy
@@ -219,7 +231,9 @@ class EvidenceStore:
             metadata = {"owner": owner, "content_type": photo.content_type,
                         "sha256": photo.sha256, "taken_at": photo.taken_at,
                         "location": photo.location, "original_size": photo.original_size,
-                        "original_sha256": photo.original_sha256, "uploaded_by": uploaded_by,
+                        "original_sha256": photo.original_sha256,
+                        "original_content_type": photo.original_content_type,
+                        "uploaded_by": uploaded_by,
                         "uploaded_at": now}
             with contextlib.suppress(gridfs.errors.FileExists):  # the same retry just before
                 self.bucket.upload_from_stream_with_id(
@@ -277,12 +291,14 @@ def inspection_owner(inspection_id: str) -> str:
 # --- HTTP ---------------------------------------------------------------------------------
 
 class UploadSchema(Schema):
-    file = Upload(required=True, metadata={"description": "a JPEG or PNG photo, at most 10 MB"})
+    file = Upload(required=True, metadata={
+        "description": "a JPEG, PNG or HEIC photo, at most 10 MB"})
 
 
 class EvidenceSchema(Schema):
     id = fields.String(metadata={"description": "the reference to put in `evidence` lists"})
-    content_type = fields.String(metadata={"enum": [JPEG, PNG]})
+    content_type = fields.String(metadata={"enum": [JPEG, PNG], "description":
+                                           "of the served photo (a HEIC is served as JPEG)"})
     size = fields.Integer(metadata={"description": "bytes of the served (stripped) photo"})
     sha256 = fields.String(metadata={"description": "of the served (stripped) photo"})
     taken_at = fields.AwareDateTime(allow_none=True,
@@ -304,7 +320,12 @@ IMAGE_RESPONSE = {"description": "the photo without its metadata", "content": {
 
 
 def uploaded(files: dict) -> Photo:
-    """The photo of the multipart field ``file``, read at most one byte past the limit."""
+    """The photo of the multipart field ``file``, read at most one byte past the limit; any
+    other field is refused, as unknown fields of a JSON body are."""
+    others = sorted(set(request.form) | (set(request.files) - {"file"}))
+    if others:
+        raise Unprocessable("Send the photo as the only multipart field, file.",
+                            errors=dict.fromkeys(others, ["Unknown field."]))
     return read_photo(files["file"].read(MAX_BYTES + 1))
 
 

@@ -75,13 +75,14 @@ def derived_id(scope: str, caller: str, idempotency_key: str) -> str:
 def request_fingerprint() -> str:
     """The fingerprint of this request as sent: its query, and its JSON body, or its uploaded
     files and form fields (a multipart boundary differs on every send), or its raw body."""
-    parts: dict = {"query": sorted(request.args.items(multi=True))}
+    # Ordered by their text: a malformed part may have no name at all (None).
+    parts: dict = {"query": sorted(request.args.items(multi=True), key=repr)}
     if request.is_json:
         parts["json"] = request.get_json(silent=True)
     elif request.mimetype == "multipart/form-data":
-        parts["form"] = sorted(request.form.items(multi=True))
-        parts["files"] = sorted((name, _digest(upload))
-                                for name, upload in request.files.items(multi=True))
+        parts["form"] = sorted(request.form.items(multi=True), key=repr)
+        parts["files"] = sorted(((name, _digest(upload))
+                                 for name, upload in request.files.items(multi=True)), key=repr)
     else:
         parts["body"] = hashlib.sha256(request.get_data()).hexdigest()
     return fingerprint(parts)

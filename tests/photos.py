@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pillow_heif
 from PIL import Image
 
 # 绍兴 柯桥区 (30°05'N 120°29'E) in the degrees, minutes, seconds EXIF keeps
@@ -32,6 +33,14 @@ def jpeg(size: tuple[int, int] = (64, 48), color: str = "green", **tags) -> byte
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, "JPEG", exif=exif(**tags), comment=b"phone owner",
                                        xmp=b"<x:xmpmeta>GPSLatitude 30.09</x:xmpmeta>")
+    return out.getvalue()
+
+
+def heic(size: tuple[int, int] = (64, 48), **tags) -> bytes:
+    """An iPhone's photo: HEIC (HEVC in HEIF), encoded by pillow-heif's libheif and x265."""
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", size, "blue")).save(
+        out, quality=80, exif=exif(**tags).tobytes())
     return out.getvalue()
 
 

@@ -161,7 +161,7 @@ class InspectionEvidence(MethodView):
     @blp.arguments(evidence.UploadSchema, location="files")
     @blp.response(201, evidence.EvidenceSchema)
     @blp.alt_response(413, description="larger than 10 MB")
-    @blp.alt_response(415, description="neither JPEG nor PNG by its bytes")
+    @blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes")
     @blp.alt_response(422, description="damaged, truncated or too many pixels")
     @blp.doc(parameters=[idempotency.PARAMETER])
     def post(self, files: dict, inspection_id: str, principal: Principal):

@@ -314,7 +314,7 @@ class ItemEvidence(MethodView):
     @items_blp.arguments(evidence.UploadSchema, location="files")
     @items_blp.response(201, evidence.EvidenceSchema)
     @items_blp.alt_response(413, description="larger than 10 MB")
-    @items_blp.alt_response(415, description="neither JPEG nor PNG by its bytes")
+    @items_blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes")
     @items_blp.alt_response(422, description="damaged, truncated or too many pixels")
     @items_blp.doc(parameters=[idempotency.PARAMETER])
     def post(self, files: dict, item_id: str, principal: Principal):

@@ -10,7 +10,7 @@ import pytest
 
 from shared.evidence import BUCKET
 from tests.integration.issues.conftest import KEQIAO
-from tests.photos import LAT_DECIMAL, jpeg, metadata_of, png
+from tests.photos import LAT_DECIMAL, heic, jpeg, metadata_of, png
 
 
 def upload(caller, item: dict, data: bytes, *, name: str = "photo.jpg", headers=None,
@@ -45,6 +45,18 @@ def test_an_upload_is_answered_with_its_id_and_served_stripped_to_whoever_sees_t
     again = yuecheng.get(f"/v1/items/{item['id']}/evidence/{body['id']}",
                          headers={"If-None-Match": f'"{body["sha256"]}"'})
     assert again.status_code == 304 and again.data == b""
+
+
+def test_an_iphones_heic_is_taken_and_served_as_jpeg(yuecheng, city):
+    item = yuecheng.create()
+    answer = upload(yuecheng, item, heic(), name="IMG_0001.HEIC", content_type="image/heic")
+    body = answer.get_json()
+    assert answer.status_code == 201 and body["content_type"] == "image/jpeg", body
+    served = city.get(f"/v1/items/{item['id']}/evidence/{body['id']}")
+    assert served.mimetype == "image/jpeg" and served.data[:3] == b"\xff\xd8\xff"
+    assert metadata_of(served.data) == {}
+    assert city.get(f"/v1/items/{item['id']}/evidence/{body['id']}/metadata").get_json()[
+        "location"]["lat"] == pytest.approx(LAT_DECIMAL)
 
 
 def test_the_city_reads_the_kept_position_and_a_county_does_not(city, yuecheng):
@@ -107,6 +119,16 @@ def test_an_upload_without_the_file_field_is_422(yuecheng, db):
     answer = yuecheng.post(f"/v1/items/{item['id']}/evidence", data={"other": "x"},
                            content_type="multipart/form-data")
     assert answer.status_code == 422 and "file" in answer.get_json()["errors"]
+
+
+def test_an_upload_with_other_fields_beside_the_photo_is_422(yuecheng, db):
+    item = yuecheng.create()
+    before = stored(db)
+    answer = yuecheng.post(f"/v1/items/{item['id']}/evidence", content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(png()), "p.png"), "note": "x"})
+    assert answer.status_code == 422 and answer.get_json()["errors"] == {
+        "note": ["Unknown field."]}
+    assert stored(db) == before
 
 
 def test_the_same_key_and_photo_keep_one_photo_and_another_photo_is_409(yuecheng, db):

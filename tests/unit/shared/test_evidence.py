@@ -10,7 +10,7 @@ from PIL import Image
 
 from shared import evidence
 from shared.errors import ApiError
-from tests.photos import LAT_DECIMAL, LON_DECIMAL, jpeg, metadata_of, png
+from tests.photos import LAT_DECIMAL, LON_DECIMAL, heic, jpeg, metadata_of, png
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -37,6 +37,22 @@ def test_a_png_is_served_as_png_without_its_exif():
     assert photo.content_type == "image/png" and photo.location is not None
     assert metadata_of(photo.content) == {}
     assert Image.open(io.BytesIO(photo.content)).mode == "RGBA"
+
+
+def test_an_iphones_heic_keeps_its_time_and_position_and_is_served_as_a_plain_jpeg():
+    original = heic(orientation=6)
+    assert original[4:12] == b"ftypheic"
+    photo = evidence.read_photo(original)
+    assert (photo.content_type, photo.original_content_type) == ("image/jpeg", "image/heic")
+    assert photo.taken_at == datetime(2026, 6, 10, 10, 20, tzinfo=BEIJING)
+    assert photo.location == {"lat": pytest.approx(LAT_DECIMAL), "lon": pytest.approx(LON_DECIMAL)}
+    served = Image.open(io.BytesIO(photo.content))
+    assert served.format == "JPEG" and served.size == (48, 64)  # stood up as on the phone
+    assert metadata_of(photo.content) == {} and b"PhoneMaker" not in photo.content
+
+
+def test_a_damaged_heic_is_422():
+    assert refusal(heic()[:200]).status == 422
 
 
 def test_the_orientation_is_applied_to_the_pixels_before_the_exif_goes():
