@@ -29,7 +29,7 @@ from services.notifications.domain.url_safety import AllowList, destination_prob
 from services.notifications.repository import StaleSubscription, Stores, Sweeper
 from shared import divisions, idempotency
 from shared.consumer import DUPLICATE, PROCESSED
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.domain import DomainError, NotPermitted, Unknown, WrongState
 from shared.events import CATALOG, Event, encode
 
 # The outside world, as the handlers see it.
@@ -70,7 +70,7 @@ def create_subscription(stores: Stores, caller: Caller, body: dict, *, key: str 
     if key and (first := stores.subscriptions.get(id_)) is not None:
         return _same_request(first, fingerprint), False
     if problem := destinations.problem(body["url"]):
-        raise Unprocessable(problem, errors={"url": [problem]})
+        raise DomainError(problem, field="url")
     try:
         subscription = Subscription.create(
             id=id_, caller=caller, url=body["url"], event_types=body["event_types"],
@@ -79,8 +79,8 @@ def create_subscription(stores: Stores, caller: Caller, body: dict, *, key: str 
             fingerprint=fingerprint)
     except InvalidSubscription as exc:
         if "counties" in exc.errors and scope_of(caller) is not None:
-            raise Forbidden(str(exc), errors=exc.errors) from exc
-        raise Unprocessable(str(exc), errors=exc.errors) from exc
+            raise NotPermitted(str(exc), exc.errors) from exc
+        raise
     if not stores.subscriptions.add(subscription):  # a concurrent retry with the same key won
         return _same_request(stores.subscriptions.get(id_), fingerprint), False
     return subscription, True
@@ -88,7 +88,7 @@ def create_subscription(stores: Stores, caller: Caller, body: dict, *, key: str 
 
 def _same_request(first: Subscription, fingerprint: str | None) -> Subscription:
     if first.fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was used with another request body.")
+        raise WrongState("This Idempotency-Key was used with another request body.")
     return first
 
 
@@ -96,7 +96,7 @@ def subscription_of(stores: Stores, caller: Caller, id_: str) -> Subscription:
     """The subscription, if the caller may see it; 404 otherwise (its existence is not told)."""
     subscription = stores.subscriptions.get(id_)
     if subscription is None or not subscription.owned_by(caller):
-        raise NotFound(f"No subscription {id_}.")
+        raise Unknown(f"No subscription {id_}.")
     return subscription
 
 
@@ -121,7 +121,7 @@ def _change(stores: Stores, load: Callable[[], Subscription],
         try:
             outcome = change(subscription)
         except NotActive as exc:
-            raise Conflict(f"The subscription cannot do that: {exc}.") from exc
+            raise WrongState(f"The subscription cannot do that: {exc}.") from exc
         try:
             stores.subscriptions.save(subscription)
         except StaleSubscription:
@@ -140,7 +140,8 @@ def replay(stores: Stores, caller: Caller, id_: str, *, since: datetime, now: da
     subscription wants. Answers how many, and where to continue when the limit was reached."""
     subscription = subscription_of(stores, caller, id_)
     if subscription.status != ACTIVE:
-        raise Conflict(f"The subscription is {subscription.status}; enable it before a replay.")
+        raise WrongState(
+            f"The subscription is {subscription.status}; enable it before a replay.")
     events = stores.events.since(since, limit)
     count = 0
     for event in events:

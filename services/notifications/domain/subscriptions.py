@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from services.notifications.domain.rule_u import Caller, scope_of, visible
 from services.notifications.domain.signing import new_secret
+from shared.domain import DomainError, WrongState
 
 ALL = "*"
 ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
 
 
-class NotActive(Exception):
+class NotActive(WrongState):
     """The subscription is not active, so nothing can be delivered to it now."""
 
 
@@ -110,10 +111,9 @@ class Subscription:
 
 
 
-class InvalidSubscription(ValueError):
+class InvalidSubscription(DomainError):
     def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
-        self.errors = errors
+        super().__init__("; ".join(m for msgs in errors.values() for m in msgs), errors)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

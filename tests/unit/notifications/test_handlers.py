@@ -22,7 +22,7 @@ from services.notifications.domain.deliveries import (
 from services.notifications.domain.feed import FeedPosition
 from services.notifications.domain.url_safety import AllowList
 from shared.consumer import DUPLICATE, PROCESSED
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.domain import DomainError, NotPermitted, Unknown, WrongState
 from tests.unit.notifications.events import inspection_planned, issue_created
 from tests.unit.notifications.fakes import FakeEndpoint, FakeStores, public_destinations
 
@@ -101,13 +101,13 @@ def test_a_retry_with_the_same_idempotency_key_and_body_answers_the_first_subscr
 
 def test_the_same_idempotency_key_with_another_body_is_a_conflict(stores):
     subscribe(stores, YUECHENG, key="k1")
-    with pytest.raises(Conflict):
+    with pytest.raises(WrongState):
         subscribe(stores, YUECHENG, key="k1", event_types=["issue.created"])
 
 
 def test_a_refused_url_is_422_and_nothing_is_stored(stores):
     destinations = public_destinations(("internal.example", ["10.0.0.8"]))
-    with pytest.raises(Unprocessable) as refused:
+    with pytest.raises(DomainError) as refused:
         handlers.create_subscription(
             stores, YUECHENG, {"url": "https://internal.example/h", "event_types": ["*"],
                                "counties": ["330602"]},
@@ -117,14 +117,14 @@ def test_a_refused_url_is_422_and_nothing_is_stored(stores):
 
 
 def test_a_county_subscribing_to_another_county_is_forbidden(stores):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotPermitted):
         subscribe(stores, YUECHENG, counties=["330603"])
     assert stores.subscriptions.rows == {}
 
 
 def test_someone_elses_subscription_is_not_found_but_the_city_sees_it(stores):
     subscription = subscribe(stores, YUECHENG)
-    with pytest.raises(NotFound):
+    with pytest.raises(Unknown):
         handlers.subscription_of(stores, KEQIAO, subscription.id)
     assert handlers.subscription_of(stores, CITY, subscription.id).id == subscription.id
 
