@@ -10,19 +10,18 @@ outboxes of a whole batch at once, with no read of them between. A crash between
 publishes an event twice at worst; consumers absorb that by event id. One relay instance per
 service holds a lease and publishes, so per-key order holds even with several instances running.
 
-``python -m shared.outbox issues`` runs the relay of the issues service.
+Each service runs its relay as ``python -m services.<service>.relay`` (``run_relay``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from kafka import KafkaProducer
@@ -32,13 +31,11 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from shared import logging as slog
-from shared import mongo
+from shared import mongo, process
 from shared.config import Settings
 from shared.events import CATALOG, encode, record_key
 from shared.kafka import producer as make_producer
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST
-from shared.metrics import serve_from_env as serve_metrics_from_env
 
 OUTBOX = "outbox"
 PENDING = "outbox_pending"
@@ -164,22 +161,13 @@ class Relay:
         log.info("outbox relay stopped")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.outbox", description=__doc__)
-    parser.add_argument("service", help="the service whose outbox to publish, e.g. issues")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    slog.configure(f"{args.service}-relay", settings.log_level)
-    serve_metrics_from_env()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    producer = make_producer(settings, client_id=f"{args.service}-relay")
+def run_relay(service: str, database: Callable[[Settings], Database]) -> None:
+    """The entry point of a service's relay process (``python -m services.<service>.relay``):
+    publish the outboxes of ``database(settings)`` until SIGTERM or SIGINT."""
+    settings = process.start(f"{service}-relay")
+    stop = process.stop_on_signals()
+    producer = make_producer(settings, client_id=f"{service}-relay")
     try:
-        Relay(mongo.database(settings, args.service), producer, args.service, settings).run(stop)
+        Relay(database(settings), producer, service, settings).run(stop)
     finally:
         producer.close(timeout=10)
-
-
-if __name__ == "__main__":
-    main()

@@ -10,11 +10,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from flask import Flask, Response, g, jsonify, request, send_from_directory
+from flask import Flask, Response, current_app, g, jsonify, request, send_from_directory
 from flask_smorest import Api
+from pymongo.database import Database
 from swagger_ui_bundle import swagger_ui_path
 
 from shared import logging as slog
+from shared import mongo
 from shared.config import Settings
 from shared.errors import (
     PROBLEM_JSON,
@@ -23,6 +25,7 @@ from shared.errors import (
     Unprocessable,
     register_error_handlers,
 )
+from shared.kafka import reachable
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 from shared.mongo import reads_within
 from shared.pages import error_pages
@@ -33,11 +36,31 @@ REQUEST_ID_HEADER = "X-Request-Id"
 ReadinessCheck = Callable[[], str | None]
 
 
+def readiness(settings: Settings, db: Database) -> dict[str, ReadinessCheck]:
+    """What /readyz asks of every service: its database answers and Kafka is reachable."""
+
+    def database() -> str | None:
+        mongo.ping(db)
+        return None
+
+    def kafka() -> str | None:
+        return None if reachable(settings) else "Kafka is not reachable"
+
+    return {"database": database, "kafka": kafka}
+
+
+def wiring():
+    """What the service's bootstrap built for this process: every view's dependencies."""
+    return current_app.extensions["wiring"]
+
+
 def create_service_app(
     service: str, *, title: str, description: str, settings: Settings,
     readiness: dict[str, ReadinessCheck], metrics_collectors: Callable[[], Iterable] = lambda: (),
+    wiring: object = None,
 ) -> tuple[Flask, Api]:
     app = Flask(service)
+    app.extensions["wiring"] = wiring
     app.config.update(
         SETTINGS=settings,
         SERVICE=service,

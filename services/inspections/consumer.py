@@ -8,12 +8,8 @@ together (``handlers.copy_items``); the runner falls back to one at a time when 
 
 from __future__ import annotations
 
-from functools import cache
-
-from services.inspections import SERVICE, handlers
+from services.inspections import SERVICE, bootstrap, handlers
 from services.inspections.domain.model import CopiedItem
-from services.inspections.repository import MongoItemCopy, ensure_indexes
-from shared import mongo
 from shared.config import Settings
 from shared.consumer import DUPLICATE, PROCESSED, BatchHandler, Handler, run_consumer
 from shared.events import CATALOG, ISSUES_TOPIC, Event, now
@@ -31,15 +27,8 @@ def copied_item(state: dict) -> CopiedItem:
         closed_at=state["closed_at"], version=state["version"])
 
 
-@cache
-def _items(settings: Settings) -> MongoItemCopy:
-    db = mongo.database(settings, SERVICE)
-    ensure_indexes(db)
-    return MongoItemCopy(db)
-
-
 def batch_handler_for(settings: Settings) -> BatchHandler:
-    items = _items(settings)
+    items = bootstrap.build(settings).items
 
     def keep_snapshots(batch: list[tuple[Event, tuple[str, int, int]]]) -> list[str | None]:
         # A snapshot that cannot be read is left to one at a time (and its dead letter).
@@ -58,7 +47,7 @@ def batch_handler_for(settings: Settings) -> BatchHandler:
 
 
 def handlers_for(settings: Settings) -> dict[str, Handler]:
-    items = _items(settings)
+    items = bootstrap.build(settings).items
 
     def keep_snapshot(event: Event) -> str:
         kept = handlers.copy_item(items, copied_item(event.data["item"]), now())

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, ValidationError
@@ -52,6 +52,7 @@ from shared.errors import (
 )
 from shared.events import now
 from shared.pagination import decode_cursor, encode_cursor, page_schema
+from shared.web import wiring
 
 items_blp = Blueprint("items", __name__, url_prefix="/v1/items",
                       description="Rectification items (问题清单) and their lifecycle")
@@ -65,11 +66,11 @@ FORMULA = (f"{CLOSED_WEIGHT}·closed/n − {OVERDUE_PENALTY}·overdue/n − {REO
 
 
 def db():
-    return current_app.extensions["issues.db"]
+    return wiring().db
 
 
 def repository() -> MongoItemRepository:
-    return MongoItemRepository(db())
+    return wiring().items
 
 
 def today():

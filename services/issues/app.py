@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.issues import SERVICE, api, divisions_api, pages
-from services.issues.repository import ensure_indexes
-from shared import divisions, mongo
+from services.issues import SERVICE, api, bootstrap, divisions_api, pages
+from shared import divisions
 from shared import logging as slog
 from shared.config import Settings
-from shared.kafka import reachable
-from shared.web import create_service_app
+from shared.web import create_service_app, readiness
 
 DESCRIPTION = """The system of record of every county's rectification items (问题清单): their
 lifecycle open → in_progress → pending_verification → closed (销号), reopened by a failed
@@ -22,20 +20,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     slog.configure(SERVICE, settings.log_level)
     divisions.of(settings)  # read once now: a region that cannot be read stops the start
-    db = mongo.database(settings, SERVICE)
-    ensure_indexes(db)
-
-    def database() -> str | None:
-        mongo.ping(db)
-        return None
-
-    def kafka() -> str | None:
-        return None if reachable(settings) else "Kafka is not reachable"
-
+    issues = bootstrap.build(settings)
     app, smorest = create_service_app(
         SERVICE, title="supervision issues", description=DESCRIPTION, settings=settings,
-        readiness={"database": database, "kafka": kafka})
-    app.extensions["issues.db"] = db
+        readiness=readiness(settings, issues.db), wiring=issues)
     for blueprint in (api.items_blp, api.reports_blp, divisions_api.blp, pages.blp):
         smorest.register_blueprint(blueprint)
     return app

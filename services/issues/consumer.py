@@ -11,25 +11,16 @@ one at a time through the handlers below.
 
 from __future__ import annotations
 
-from functools import cache, partial
+from functools import partial
 
-from services.issues import SERVICE, handlers
-from services.issues.repository import MongoItemRepository, ensure_indexes
-from shared import mongo
+from services.issues import SERVICE, bootstrap, handlers
 from shared.config import Settings
 from shared.consumer import BatchHandler, Handler, run_consumer
 from shared.events import INSPECTIONS_TOPIC, Event
 
 
-@cache
-def _repository(settings: Settings) -> MongoItemRepository:
-    db = mongo.database(settings, SERVICE)
-    ensure_indexes(db)
-    return MongoItemRepository(db)
-
-
 def batch_handler_for(settings: Settings) -> BatchHandler:
-    repo = _repository(settings)
+    repo = bootstrap.build(settings).items
 
     def apply_all(batch: list[tuple[Event, tuple[str, int, int]]]) -> list[str | None]:
         return handlers.apply_inspection_events(
@@ -40,7 +31,7 @@ def batch_handler_for(settings: Settings) -> BatchHandler:
 
 
 def handlers_for(settings: Settings) -> dict[str, Handler]:
-    repo = _repository(settings)
+    repo = bootstrap.build(settings).items
     check = partial(handlers.apply_check, repo, reopen_deadline_days=settings.reopen_deadline_days)
     return {
         "inspection.check_failed": check,

@@ -7,7 +7,7 @@ responsible person; the dashboard shows aggregate figures only.
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,6 +17,7 @@ from services.issues.domain.ranking import Quarter
 from shared import divisions
 from shared.errors import NotFound
 from shared.events import now
+from shared.web import wiring
 
 blp = Blueprint("pages", __name__, template_folder="templates",
                 description="Public pages: the county board and the city dashboard (HTML)")
@@ -28,7 +29,7 @@ HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def _db():
-    return current_app.extensions["issues.db"]
+    return wiring().db
 
 
 @blp.route("/board/<string:county>")

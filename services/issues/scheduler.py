@@ -14,9 +14,8 @@ import os
 import socket
 import threading
 
-from services.issues import SERVICE, handlers
-from services.issues.repository import MongoItemRepository, ensure_indexes
-from shared import mongo, process
+from services.issues import SERVICE, bootstrap, handlers
+from shared import process
 from shared.clock import now_ms
 from shared.config import Settings
 from shared.outbox import lease
@@ -26,15 +25,13 @@ LEASE = "issues-overdue-scan"
 
 
 def run(settings: Settings, stop: threading.Event, interval: float) -> None:
-    db = mongo.database(settings, SERVICE)
-    ensure_indexes(db)
-    repo = MongoItemRepository(db)
+    issues = bootstrap.build(settings)
     holder = f"{socket.gethostname()}:{os.getpid()}"
     while not stop.is_set():
         try:
             # The lease outlives a scan interval, so the holder keeps it from one scan to the next.
-            if lease(db, LEASE, holder, seconds=max(3 * interval, 10)):
-                announced = handlers.announce_overdue(repo, at=now_ms())
+            if lease(issues.db, LEASE, holder, seconds=max(3 * interval, 10)):
+                announced = handlers.announce_overdue(issues.items, at=now_ms())
                 if announced:
                     log.info("overdue items announced", extra={"count": announced})
         except Exception:  # noqa: BLE001 — a failed scan is retried at the next tick

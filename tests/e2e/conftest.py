@@ -27,11 +27,11 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 WEB = ("issues", "inspections", "notifications")
 WORKERS = {
     "issues-consumer": ("issues", "services.issues.consumer", ()),
-    "issues-relay": ("issues", "shared.outbox", ("issues",)),
+    "issues-relay": ("issues", "services.issues.relay", ()),
     "issues-scheduler": ("issues", "services.issues.scheduler", ()),
     "issues-figures": ("issues", "services.issues.figures", ()),
     "inspections-consumer": ("inspections", "services.inspections.consumer", ()),
-    "inspections-relay": ("inspections", "shared.outbox", ("inspections",)),
+    "inspections-relay": ("inspections", "services.inspections.relay", ()),
     "notifications-consumer": ("notifications", "services.notifications.consumer", ()),
     "notifications-dispatcher": ("notifications", "services.notifications.dispatcher", ()),
 }

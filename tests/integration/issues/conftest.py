@@ -60,7 +60,7 @@ def app(settings):
 
 @pytest.fixture
 def db(app):
-    return app.extensions["issues.db"]
+    return app.extensions["wiring"].db
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ def test_sigkill_of_relay_and_consumer_mid_batch_loses_nothing_and_applies_each_
     items, per_item = 250, 4
     events = probe.seed(kafka_settings, items, per_item)
     env = environment(kafka_settings)
-    relay = python_module("relay", "shared.outbox", probe.SERVICE, env=env, log_dir=tmp_path)
+    relay = python_module("relay", "tests.integration.shared.probe_relay", env=env,
+                          log_dir=tmp_path)
     consumer = python_module("consumer", "tests.integration.shared.probe", env=env,
                              log_dir=tmp_path)
 
