@@ -4,10 +4,13 @@ city's list.
 Loads ``--items`` items (default 100,000) spread over the nine counties straight into a database
 of its own, then asks ``GET /v1/items`` ``--runs`` times for each filter through the real Flask
 app (in-process test client: the service and its database, not the network) and prints p50/p99.
-Then ``--clients`` clients at once each make ``--runs`` calls of: one item by id, a transition
-(open -> in_progress, by the item's county), the ledger and the ranking. Then imports Shaoxing's
-3,272-row list (tools/demo/dataset.py) as one CSV and prints the time. Drops its database
-afterwards.
+The items are loaded without their events, so the kept figures are then counted from them as
+``python -m services.issues.figures rebuild`` does (timed). Then ``--clients`` clients at once
+each make ``--runs`` calls of: one item by id, a transition (open -> in_progress, by the item's
+county), the ledger, the ranking and the dashboard; beside them, the raw pymongo reads they rest
+on, in the same run: one item by id, and every kept tally. Then imports Shaoxing's 3,272-row
+list (tools/demo/dataset.py) as one CSV and prints the time (``--no-import`` skips it;
+``--filters`` names the list filters to time, default all). Drops its database afterwards.
 
     MONGODB_URI=mongodb://127.0.0.1:27019 .venv/bin/python -m bench.issues_list --items 100000
 """
@@ -27,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 from services.issues.app import create_app
-from services.issues.domain.model import Actor, Item
+from services.issues.domain.model import Caller, Item
 from services.issues.importing import COLUMNS
-from services.issues.repository import MongoItemRepository
+from services.issues.repository import MongoFigures, MongoItemRepository
 from shared import divisions, mongo
 from shared.auth import mint
 from shared.config import Settings
@@ -56,6 +59,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--filters", default=",".join(FILTERS),
+                        help="comma-separated names of the list filters to time")
+    parser.add_argument("--no-import", action="store_true")
     args = parser.parse_args()
     settings = dataclasses.replace(Settings.from_env(),
                                    database_prefix=f"bench{uuid.uuid4().hex[:8]}")
@@ -65,6 +71,13 @@ def main() -> None:
         started = time.perf_counter()
         load(MongoItemRepository(db), args.items)
         print(f"loaded {args.items} items in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        store = MongoFigures(db)
+        store.rebuild(lambda item_id: hash(item_id) % settings.kafka_partitions)
+        print(f"figures counted from the items in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        store.summarise(TODAY)  # as the figures process does every FIGURES_GAUGE_SECONDS
+        print(f"summaries from the tallies in {time.perf_counter() - started:.2f} s")
         client = app.test_client()
         city = {"Authorization": "Bearer " + mint(settings.jwt_secret, sub="city",
                                                   role="city_admin")}
@@ -72,6 +85,8 @@ def main() -> None:
         # A request that fails (a 503 when the database does not answer within the client's
         # 30 s) is reported on its row, and the run goes on with the next.
         for name, query in FILTERS.items():
+            if name not in args.filters.split(","):
+                continue
             try:
                 p50, p99, rows = measure(client, city, name, query, args.runs)
             except AssertionError as failure:
@@ -87,8 +102,12 @@ def main() -> None:
                 print(f"{name:<22}  failed: {str(failure)[:120]}")
                 continue
             print(f"{name:<22}{p50:>10.1f}{p99:>10.1f}{count:>7}")
-        seconds, created = import_seed_list(client, city)
-        print(f"import of the 3,272-row list (CSV): {seconds:.1f} s, {created} created")
+        for name, call in raw_reads(db, args.clients * args.runs).items():
+            p50, p99, count = concurrently(call, args.clients, args.runs)
+            print(f"{name:<22}{p50:>10.1f}{p99:>10.1f}{count:>7}")
+        if not args.no_import:
+            seconds, created = import_seed_list(client, city)
+            print(f"import of the 3,272-row list (CSV): {seconds:.1f} s, {created} created")
     finally:
         mongo.client(settings.mongodb_uri).drop_database(db.name)
 
@@ -97,7 +116,7 @@ def load(repo: MongoItemRepository, count: int) -> None:
     rng = random.Random(2016)
     codes = list(divisions.current().counties)
     statuses = ["open", "in_progress", "pending_verification", "closed", "reopened"]
-    city = Actor("bench", "city_admin")
+    city = Caller("bench", "city_admin")
     created = datetime.now(UTC) - timedelta(days=200)
     batch = []
     for n in range(count):
@@ -158,7 +177,23 @@ def calls(app, settings: Settings, db, count: int) -> dict:
 
     return {"get by id": get, "transition": transition,
             "ledger": lambda _: client().get("/v1/ledger", headers=city).status_code,
-            "ranking": lambda _: client().get("/v1/ranking", headers=city).status_code}
+            "ranking": lambda _: client().get("/v1/ranking", headers=city).status_code,
+            "dashboard": lambda _: client().get("/dashboard").status_code}
+
+
+def raw_reads(db, count: int) -> dict:
+    """The database reads under those calls, by pymongo alone: the limit they can approach."""
+    ids = [doc["_id"] for doc in db.items.find({}, {"_id": 1}).limit(count)]
+
+    def one_item(n: int) -> int:
+        assert db.items.find_one({"_id": ids[n % len(ids)]}) is not None
+        return 200
+
+    def summaries(_: int) -> int:
+        assert db.figures_summaries.find_one({"_id": "region"}) is not None
+        return 200
+
+    return {"raw: item by id": one_item, "raw: the summaries": summaries}
 
 
 def concurrently(call, clients: int, runs: int) -> tuple[float, float, int]:

@@ -120,12 +120,13 @@ def partitioner(settings: Settings):
 
 
 def report_gauges(store: MongoFigures, db, stop: threading.Event, seconds: float) -> None:
-    """While holding the lease, set the per-county gauges from the kept figures."""
+    """While holding the lease, sum the tallies into every county's summary, keep it for the
+    reports, and set the per-county gauges from it."""
     holder = f"{socket.gethostname()}:{os.getpid()}"
     while not stop.is_set():
         try:
             if lease(db, GAUGES_LEASE, holder, seconds=max(3 * seconds, 10)):
-                metrics.set_item_gauges(figures.by_county(store.tallies()), local_date(now()))
+                metrics.set_item_gauges(store.summarise(local_date(now())))
             else:
                 metrics.clear_item_gauges()
         except Exception:  # noqa: BLE001 — a failed read is retried at the next tick
@@ -157,8 +158,9 @@ def differences(store: MongoFigures) -> dict[str, dict]:
     """The counties whose kept figures differ from a full recount: {county: {kept, recount}}."""
     kept, recounted = figures.by_county(store.tallies()), store.recount()
     today = local_date(now())
-    rows = {code: (figures.ledger_row(code, kept.get(code, figures.empty_tally()), today),
-                   figures.ledger_row(code, recounted.get(code, figures.empty_tally()), today))
+    empty = figures.empty_tally()
+    rows = {code: (figures.summary(kept.get(code, empty), today),
+                   figures.summary(recounted.get(code, empty), today))
             for code in set(kept) | set(recounted)}
     return {code: {"kept": a, "recount": b} for code, (a, b) in rows.items() if a != b}
 

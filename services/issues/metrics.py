@@ -8,8 +8,6 @@ processes share a multiprocess directory, a restarted holder's values replace it
 
 from __future__ import annotations
 
-from datetime import date
-
 from prometheus_client import Counter, Gauge
 
 from services.issues.domain import figures
@@ -25,12 +23,13 @@ ITEMS_OVERDUE = Gauge("supervision_items_overdue",
                       multiprocess_mode="mostrecent")
 
 
-def set_item_gauges(kept: dict[str, dict], today: date) -> None:
+def set_item_gauges(summaries: dict[str, dict]) -> None:
     """Every county's figures, zeros included (a gauge that stopped moving is still right)."""
-    for county, tally in kept.items():
+    for county, kept in summaries.items():
+        row = figures.ledger_row(county, kept)
         for status in STATUSES:
-            ITEMS.labels(county, status).set(tally["by_status"].get(status, 0))
-        ITEMS_OVERDUE.labels(county).set(figures.overdue(tally, today))
+            ITEMS.labels(county, status).set(row["by_status"][status])
+        ITEMS_OVERDUE.labels(county).set(row["overdue"])
 
 
 def clear_item_gauges() -> None:

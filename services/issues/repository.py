@@ -10,6 +10,7 @@ each item's current state for the lists, the reports and the overdue scan.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -264,31 +265,42 @@ def board(db: Database, county: str) -> list[dict]:
                 .limit(BOARD_LIMIT))
 
 
-def county_figures(db: Database, county: str | None = None) -> dict[str, dict]:
-    """Each county's kept figures (one tally; domain/figures.py), all the counties' or one's:
-    a read of the few tallies kept per county, whatever the number of items."""
-    return figures.by_county(MongoFigures(db).tallies(county))
+def county_figures(db: Database, today: date, county: str | None = None) -> dict[str, dict]:
+    """Each county's summary as of ``today`` (domain/figures.py), all the counties' or one's:
+    the one document the figures process keeps, whatever the number of items; where it is
+    missing or of another day, summed from the tallies."""
+    store = MongoFigures(db)
+    kept = store.summaries(today)
+    if kept is None:
+        kept = {code: figures.summary(tally, today)
+                for code, tally in figures.by_county(store.tallies(county)).items()}
+    return {code: row for code, row in kept.items() if county in (None, code)}
 
 
 def ledger(db: Database, today: date, county: str | None = None) -> list[dict]:
     """工作台账: per county (all of the city's, or one), the figures of its whole list."""
-    kept = county_figures(db, county)
-    return [{**figures.ledger_row(code, kept.get(code) or figures.empty_tally(), today),
+    kept = county_figures(db, today, county)
+    return [{**figures.ledger_row(code, kept.get(code) or NOTHING),
              "county_name": divisions.current().county_name(code)}
             for code in ([county] if county else list(divisions.current().counties))]
 
 
 def ranking(db: Database, quarter: Quarter, today: date) -> list[tuple[int | None, CountyFigures]]:
     """The counties ranked on the items due in ``quarter`` (domain/ranking.py has the score)."""
-    kept = county_figures(db)
-    return rank([figures.quarter_figures(code, kept.get(code) or figures.empty_tally(),
-                                         quarter, today)
+    kept = county_figures(db, today)
+    return rank([figures.quarter_figures(code, kept.get(code) or NOTHING, quarter)
                  for code in divisions.current().counties])
 
 
 # --- The kept figures (services/issues/figures.py keeps them; docs/figures.md says why). ------
 
 FIGURES = "figures"  # one tally per (county, partition of the issues topic), with its position
+# Every county's summary, one document, set by the figures process (its lease holder). As JSON
+# text: FerretDB 1.24 decodes a nested document field by field (540 tallies of 110 deadline
+# days each took 12 s to read; as text, 0.46 s), one string at once.
+SUMMARIES = "figures_summaries"
+TALLY_FIELDS = tuple(figures.empty_tally())
+NOTHING = figures.summary(figures.empty_tally(), date.min)
 COUNTED = "figures_counted"  # per item: what it counts for in the figures, at which version
 COUNTED_FIELDS = {"county": 1, "version": 1, "status": 1, "deadline": 1, "reopen_count": 1,
                   "days_to_close": 1, "created_at": 1, "closed_at": 1}
@@ -296,6 +308,16 @@ COUNTED_FIELDS = {"county": 1, "version": 1, "status": 1, "deadline": 1, "reopen
 
 def tally_id(partition: int, county: str) -> str:
     return f"{partition}:{county}"
+
+
+def _packed(tally: dict) -> dict:
+    """A tally as stored: its figures as one JSON text (see SUMMARIES), the rest as fields."""
+    fields = {name: value for name, value in tally.items() if name not in TALLY_FIELDS}
+    return {**fields, "tally": json.dumps({name: tally[name] for name in TALLY_FIELDS})}
+
+
+def _unpacked(doc: dict) -> dict:
+    return {**{k: v for k, v in doc.items() if k != "tally"}, **json.loads(doc["tally"])}
 
 
 class MongoFigures:
@@ -306,17 +328,33 @@ class MongoFigures:
     def __init__(self, db: Database):
         self.tallies_ = db[FIGURES]
         self.counted_ = db[COUNTED]
+        self.summaries_ = db[SUMMARIES]
         self.items = db[ITEMS]
 
+    def summaries(self, today: date) -> dict[str, dict] | None:
+        """Every county's summary as of ``today``, if kept for that day."""
+        doc = self.summaries_.find_one({"_id": "region"})
+        return json.loads(doc["counties"]) if doc and doc["as_of"] == today.isoformat() else None
+
+    def summarise(self, today: date) -> dict[str, dict]:
+        """Sum the tallies into every county's summary as of ``today``, keep it for the
+        reports, and answer it (the figures process's lease holder, every few seconds)."""
+        summaries = {code: figures.summary(tally, today)
+                     for code, tally in figures.by_county(self.tallies()).items()}
+        self.summaries_.replace_one({"_id": "region"}, {"as_of": today.isoformat(),
+                                                        "counties": json.dumps(summaries)},
+                                    upsert=True)
+        return summaries
+
     def tallies(self, county: str | None = None) -> list[dict]:
-        return list(self.tallies_.find({"county": county} if county else {},
-                                       {"position": 0, "partition": 0}))
+        return [_unpacked(doc) for doc in self.tallies_.find(
+            {"county": county} if county else {}, {"position": 0, "partition": 0})]
 
     def partition_tallies(self, partition: int, county_codes: set[str]) -> dict[str, dict]:
         """The partition's tallies of these counties (with their positions), those kept."""
         docs = (self.tallies_.find_one({"_id": tally_id(partition, code)})
                 for code in county_codes)
-        return {doc["county"]: doc for doc in docs if doc is not None}
+        return {doc["county"]: _unpacked(doc) for doc in docs if doc is not None}
 
     def counted(self, item_ids: set[str]) -> dict[str, Counted]:
         docs = (self.counted_.find_one({"_id": item_id}) for item_id in item_ids)
@@ -328,11 +366,11 @@ class MongoFigures:
         for tally, read_at in tallies:
             if read_at is None:
                 try:
-                    self.tallies_.insert_one(tally)
+                    self.tallies_.insert_one(_packed(tally))
                 except DuplicateKeyError:
                     return False
             elif not self.tallies_.replace_one({"_id": tally["_id"], "position": read_at},
-                                               tally).matched_count:
+                                               _packed(tally)).matched_count:
                 return False
         return True
 
@@ -354,13 +392,14 @@ class MongoFigures:
         version already counted are recognised as such."""
         counted: dict[str, Counted] = {}
         tallies = self._recounted(partition_of, counted)
+        self.summaries_.delete_many({})
         self.tallies_.delete_many({})
         self.counted_.delete_many({})
         docs = [{"_id": item_id, **item.as_document()} for item_id, item in counted.items()]
         for start in range(0, len(docs), INSERT_CHUNK):
             self.counted_.insert_many(docs[start:start + INSERT_CHUNK])
         if tallies:
-            self.tallies_.insert_many(list(tallies.values()))
+            self.tallies_.insert_many([_packed(tally) for tally in tallies.values()])
         return len(counted)
 
     def _recounted(self, partition_of: Callable[[str], int],

@@ -8,7 +8,9 @@ A *tally* is a dict as stored, one per (county, writer):
      "due": {"<deadline>": {"n": n, "closed": n, "reopened": n}}}   # items by deadline day
 
 Overdue is not kept: it depends on today, so it is read from ``due`` (items not closed whose
-deadline is before today). The quarterly ranking sums the ``due`` days of its quarter. A county's
+deadline is before today). The quarterly ranking sums the ``due`` days of its quarter. The
+reports read a county's *summary* (``summary``): its tally as of one day, the deadline days
+summed per quarter. A county's
 figures are the sum of its tallies, whichever writer kept them, so one tally may hold negative
 counts (an item counted by one writer and moved on by another); only the sum is a figure.
 """
@@ -41,8 +43,8 @@ class Counted:
         deadline = state["deadline"]
         closed_days = None
         if state["status"] == CLOSED:
-            closed_days = state.get("days_to_close")
-            if closed_days is None:
+            closed_days = state.get("days_to_close")  # events carry when, not how long
+            if closed_days is None and state.get("closed_at") is not None:
                 closed_days = days_between(state["created_at"], state["closed_at"])
         return cls(county=state["county"], version=state["version"], status=state["status"],
                    deadline=deadline if isinstance(deadline, str) else deadline.isoformat(),
@@ -127,13 +129,6 @@ def by_county(tallies: Iterable[dict]) -> dict[str, dict]:
     return totals
 
 
-def overdue(tally: dict, today: date, *, since: date | None = None) -> int:
-    """Items not closed whose deadline is before ``today`` (and on or after ``since``)."""
-    before, start = today.isoformat(), since.isoformat() if since else ""
-    return sum(d.get("n", 0) - d.get("closed", 0) for day, d in tally["due"].items()
-               if start <= day < before)
-
-
 def median(counts: dict[int, int]) -> float | None:
     """The median of values given as {value: how many times it occurs}."""
     total = sum(counts.values())
@@ -151,24 +146,38 @@ def median(counts: dict[int, int]) -> float | None:
     return (nth((total - 1) // 2) + nth(total // 2)) / 2
 
 
-def ledger_row(county: str, tally: dict, today: date) -> dict:
-    """One county's row of the ledger (工作台账), without its name."""
-    statuses = {s: tally["by_status"].get(s, 0) for s in STATUSES}
+def summary(tally: dict, today: date) -> dict:
+    """What the reports read of a county, as of ``today``: its tally with the deadline days
+    summed per quarter of the deadline, as [items, closed, reopened, overdue today]. A few
+    hundred bytes a county, where the tally keeps every deadline day."""
+    quarters: dict[str, list[int]] = {}
+    before = today.isoformat()
+    for day, d in tally["due"].items():
+        row = quarters.setdefault(str(Quarter.of(date.fromisoformat(day))), [0, 0, 0, 0])
+        n, closed = d.get("n", 0), d.get("closed", 0)
+        row[0] += n
+        row[1] += closed
+        row[2] += d.get("reopened", 0)
+        row[3] += n - closed if day < before else 0
+    return {"by_status": dict(tally["by_status"]), "reopened": tally["reopened"],
+            "reopenings": tally["reopenings"], "days_to_close": dict(tally["days_to_close"]),
+            "quarters": quarters}
+
+
+def ledger_row(county: str, kept: dict) -> dict:
+    """One county's row of the ledger (工作台账) from its summary, without its name."""
+    statuses = {s: kept["by_status"].get(s, 0) for s in STATUSES}
     total = sum(statuses.values())
     return {
         "county": county, "total": total, "by_status": statuses,
-        "overdue": overdue(tally, today), "reopened": tally["reopened"],
-        "reopenings": tally["reopenings"],
+        "overdue": sum(row[3] for row in kept["quarters"].values()),
+        "reopened": kept["reopened"], "reopenings": kept["reopenings"],
         "closure_rate": round(statuses[CLOSED] / total, 4) if total else None,
-        "median_days_to_close": median({int(d): n for d, n in tally["days_to_close"].items()}),
+        "median_days_to_close": median({int(d): n for d, n in kept["days_to_close"].items()}),
     }
 
 
-def quarter_figures(county: str, tally: dict, quarter: Quarter, today: date) -> CountyFigures:
-    """The ranking's figures of one county: its items due in ``quarter``."""
-    first, after = quarter.first_day.isoformat(), quarter.next_first_day.isoformat()
-    due = [d for day, d in tally["due"].items() if first <= day < after]
-    return CountyFigures(
-        county, sum(d.get("n", 0) for d in due), sum(d.get("closed", 0) for d in due),
-        overdue(tally, min(today, quarter.next_first_day), since=quarter.first_day),
-        sum(d.get("reopened", 0) for d in due))
+def quarter_figures(county: str, kept: dict, quarter: Quarter) -> CountyFigures:
+    """The ranking's figures of one county from its summary: its items due in ``quarter``."""
+    items, closed, reopened, late = kept["quarters"].get(str(quarter), (0, 0, 0, 0))
+    return CountyFigures(county, items, closed, late, reopened)

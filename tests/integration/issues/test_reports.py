@@ -128,7 +128,7 @@ def test_the_dashboard_is_public_self_contained_and_shows_aggregates_only(as_rol
 
 
 def test_the_figures_gauges_count_items_by_county_and_status(repo, hand_counted):
-    metrics.set_item_gauges(county_figures(repo.items.database), TODAY)
+    metrics.set_item_gauges(county_figures(repo.items.database, TODAY))
     text = generate_latest().decode()
     assert f'supervision_items{{county="{YUECHENG}",status="closed"}} 3.0' in text
     assert f'supervision_items_overdue{{county="{YUECHENG}"}} 1.0' in text
