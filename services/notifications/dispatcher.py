@@ -28,6 +28,7 @@ from services.notifications import handlers
 from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.deliveries import FAILED, Attempt, Delivery
 from services.notifications.domain.retention import Retention
+from services.notifications.domain.subscriptions import ACTIVE
 from services.notifications.domain.url_safety import AllowList
 from services.notifications.handlers import Destinations, Send
 from services.notifications.metrics import (
@@ -36,7 +37,7 @@ from services.notifications.metrics import (
     WEBHOOK_FAILED,
     WEBHOOK_LATENCY,
 )
-from services.notifications.outbound import Sender, resolve
+from services.notifications.outbound import Sender, connects, resolve
 from services.notifications.repository import Stores, Sweeper
 from shared import logging as slog
 from shared import mongo
@@ -107,6 +108,8 @@ class Dispatcher:
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
+                for sub_id in self.due_probes():
+                    pool.submit(self.probe, sub_id)
                 for delivery in claimed:
                     pool.submit(self.attempt, delivery)
                 if not claimed:
@@ -148,8 +151,33 @@ class Dispatcher:
             for delivery in claimed:
                 self._busy[delivery.subscription_id] = (
                     self._busy.get(delivery.subscription_id, 0) + 1)
-                self.circuits.setdefault(delivery.subscription_id, Circuit()).sent(now)
         return claimed
+
+    def due_probes(self) -> list[str]:
+        """The subscriptions whose open circuit is to be probed now (each marked as probing)."""
+        now = _now()
+        with self._lock:
+            due = [sub_id for sub_id, c in self.circuits.items() if c.probe_due(now)]
+            for sub_id in due:
+                self.circuits[sub_id].probing = True
+        return due
+
+    def probe(self, sub_id: str) -> None:
+        """Try a bare connection to the subscription's endpoint (in a pool thread), at the
+        addresses its host is checked at now; the circuit learns the answer."""
+        connected = True  # a stopped or refused subscription: let its claims settle it
+        try:
+            subscription = self.stores.subscriptions.get(sub_id)
+            if subscription is not None and subscription.status == ACTIVE:
+                problem, addresses = self.destinations.check(subscription.url)
+                if not problem:
+                    connected = connects(subscription.url, addresses,
+                                         self.settings.webhook_timeout_seconds)
+        except Exception:  # noqa: BLE001 — probed again after the next cool-down
+            log.exception("probe failed", extra={"subscription": sub_id})
+            connected = False
+        with self._lock:
+            self.circuits[sub_id].probed(connected, _now())
 
     def finish(self) -> None:
         """Write what the attempts that ended came to, in one go, and free their slots."""

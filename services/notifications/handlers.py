@@ -218,8 +218,8 @@ def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, ho
     Round robin over the subscriptions with due work, starting at ``turn``: one delivery of each
     in turn, so no backlog takes the slots of another subscription. No subscription gets more
     than ``per_subscription`` in flight (``busy`` counts this worker's), nor more than its share
-    of all the slots while others have due work; one whose circuit is open gets nothing (or its
-    one probe). A subject's deliveries to a subscription go one at a time, in the order
+    of all the slots while others have due work; one whose circuit is open gets nothing, and
+    its backlog is not read. A subject's deliveries to a subscription go one at a time, in the order
     received."""
     circuits = circuits or {}
     slots = limit + sum(busy.values())
@@ -230,11 +230,8 @@ def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, ho
     expired = stores.deliveries.expired_leases(now)
     for sub_id in subscription_ids:
         circuit = circuits.get(sub_id)
-        allowed = circuit.allows(now) if circuit is not None else None
         room = per_subscription - busy.get(sub_id, 0)
-        if allowed is not None:
-            room = min(room, allowed)
-        if room <= 0:
+        if room <= 0 or (circuit is not None and not circuit.allows()):
             continue
         due = sorted([d for d in expired if d.subscription_id == sub_id]
                      + stores.deliveries.due_of(sub_id, now, limit=room * 4),

@@ -72,5 +72,19 @@ class Sender:
         return Answer(None, _ms(started), f"NewConnectionError: {'; '.join(refused)}"[:500])
 
 
+def connects(url: str, addresses: Sequence[str], timeout_seconds: float) -> bool:
+    """Whether the URL's endpoint takes a TCP connection at one of ``addresses`` (a probe of an
+    endpoint that was refusing them)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for address in addresses:
+        try:
+            socket.create_connection((address, port), timeout=timeout_seconds).close()
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)

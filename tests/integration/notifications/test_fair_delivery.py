@@ -65,8 +65,11 @@ def record(stores: Stores, county: str, count: int, first_offset: int) -> None:
 
 
 def one_pass(dispatcher: Dispatcher) -> list:
-    """A dispatcher pass with the attempts made in line: write what ended, claim, send."""
+    """A dispatcher pass with the probes and attempts made in line: write what ended, probe the
+    open circuits due, claim, send."""
     dispatcher.finish()
+    for sub_id in dispatcher.due_probes():
+        dispatcher.probe(sub_id)
     claimed = dispatcher.claim()
     for delivery in claimed:
         dispatcher.attempt(delivery)
@@ -105,8 +108,8 @@ def test_dead_endpoints_with_many_due_retries_do_not_hold_up_a_healthy_subscript
         {"subscription_id": {"$in": dead}}))
     assert dead_states == {PENDING: DEAD * DUE_EACH}
 
-    # The endpoints come back: each circuit's probe gets through after its cool-down, it
-    # closes, and every delivery held back goes out, once.
+    # The endpoints come back: each circuit's probe connects after its cool-down, it closes,
+    # and every delivery held back goes out, once.
     back = Receiver()
     back.stop()
     back.port = dead_port
