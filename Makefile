@@ -102,4 +102,4 @@ figures-rebuild: venv ## count the issues service's kept figures afresh from the
 	@$(VENV)/bin/python -m services.issues.figures rebuild
 
 docs: venv ## regenerate the generated documents (docs/events.md)
-	@$(VENV)/bin/python -m shared.events > docs/events.md
+	@$(VENV)/bin/python -m tools.events_doc > docs/events.md

@@ -41,7 +41,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 
 from services.inspections.consumer import copied_item
 from services.inspections.repository import MongoItemCopy
-from services.issues.domain.model import Actor, Item, local_date
+from services.issues.domain.model import Caller, Item, local_date
 from services.issues.repository import MongoItemRepository
 from shared import divisions, mongo
 from shared.clock import now_ms
@@ -167,11 +167,11 @@ def closed_items(settings: Settings, counties: list[str], count: int, per_filing
     copies = MongoItemCopy(mongo.database(settings, "inspections"))
     at = now_ms()
     today = local_date(at)
-    city = Actor("city_admin@city", "city_admin")
+    city = Caller("city_admin@city", "city_admin")
     made, batch = [], []
     for n in range(count):
         county = counties[(first + n) // per_filing % len(counties)]
-        admin = Actor(f"county_admin@{county}", "county_admin", county)
+        admin = Caller(f"county_admin@{county}", "county_admin", county)
         item, _ = Item.create(id=str(uuid.uuid4()), actor=admin, at=at, county=county,
                               township="城关镇", village="东村", problem="三会一课制度落实不到位",
                               measure="建立三会一课台账,每月公示",

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from dataclasses import dataclass
 
 import jwt
 import requests
 from flask import current_app, g, request
 
-from shared.divisions import in_city
+from shared.domain import Caller
 from shared.errors import ApiError, Forbidden, Unauthorized
 
 ROLES = ("city_admin", "county_admin", "inspector", "subscriber")
@@ -27,26 +26,7 @@ COUNTY_ROLES = ("county_admin", "inspector", "subscriber")
 CITY_CLAIM = "city"
 
 
-@dataclass(frozen=True)
-class Principal:
-    sub: str
-    role: str
-    county: str | None = None
-    city: str | None = None  # a city_admin's city, if the token names one
-
-    @property
-    def is_city(self) -> bool:
-        return self.role == "city_admin"
-
-    def sees_county(self, county: str) -> bool:
-        """Whether this caller's scope covers ``county`` (the city covers all of its own; an
-        admin of the whole region all)."""
-        if self.is_city:
-            return self.city is None or in_city(county, self.city)
-        return self.role in ("county_admin", "subscriber") and self.county == county
-
-
-def decode(token: str, secret: str) -> Principal:
+def decode(token: str, secret: str) -> Caller:
     """The caller of an HS256 token signed with the deployment's secret; none is taken when the
     secret is empty (a deployment that signs in through its provider only)."""
     if not secret:
@@ -59,10 +39,10 @@ def decode(token: str, secret: str) -> Principal:
         raise Unauthorized("The token has expired.") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"The token is not valid: {exc}.") from exc
-    return principal_from(claims)
+    return caller_from(claims)
 
 
-def principal_from(claims: dict) -> Principal:
+def caller_from(claims: dict) -> Caller:
     """The caller that verified claims name (``sub``, ``role``, ``county``, ``city``)."""
     role = claims.get("role")
     if role not in ROLES:
@@ -77,7 +57,7 @@ def principal_from(claims: dict) -> Principal:
     if city is not None and not (isinstance(city, str) and len(city) == 6 and city.isdigit()
                                  and city.endswith("00") and not city.endswith("0000")):
         raise Unauthorized(f"The token's {CITY_CLAIM} claim must be a six-digit city code.")
-    return Principal(sub=sub, role=role, county=county if role in COUNTY_ROLES else None,
+    return Caller(sub=sub, role=role, county=county if role in COUNTY_ROLES else None,
                      city=city)
 
 
@@ -91,15 +71,15 @@ def mint(secret: str, *, sub: str, role: str, county: str | None = None,
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def current_principal() -> Principal:
+def current_caller() -> Caller:
     """The caller of this request; 401 when the token is missing or bad."""
-    if "principal" not in g:
+    if "caller" not in g:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send a bearer token in the Authorization header.")
-        g.principal = verifier(current_app.config["SETTINGS"]).principal(token.strip())
-    return g.principal
+        g.caller = verifier(current_app.config["SETTINGS"]).caller(token.strip())
+    return g.caller
 
 
 def whole_region_only(service: str):
@@ -109,10 +89,10 @@ def whole_region_only(service: str):
 
     def refuse_city_scope() -> None:
         if request.path.startswith("/v1/") and request.headers.get("Authorization"):
-            principal = current_principal()
-            if principal.city is not None:
+            caller = current_caller()
+            if caller.city is not None:
                 raise Forbidden(f"The {service} service serves the whole region's city admins "
-                                f"and county roles; a city admin scoped to {principal.city} "
+                                f"and county roles; a city admin scoped to {caller.city} "
                                 "is not served here.")
 
     return refuse_city_scope
@@ -131,7 +111,7 @@ class Verifier:
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = None
 
-    def principal(self, token: str) -> Principal:
+    def caller(self, token: str) -> Caller:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError as exc:
@@ -142,7 +122,7 @@ class Verifier:
             return self._issued(token)
         raise Unauthorized(f"Tokens signed {algorithm} are not taken here.")
 
-    def _issued(self, token: str) -> Principal:
+    def _issued(self, token: str) -> Caller:
         s = self.settings
         try:
             key = self._keys().get_signing_key_from_jwt(token)
@@ -160,7 +140,7 @@ class Verifier:
             raise Unauthorized(f"The token is not valid: {exc}.") from exc
         offered = _claim(claims, s.oidc_role_claim)
         roles = offered if isinstance(offered, list) else [offered]
-        return principal_from({
+        return caller_from({
             "sub": claims["sub"], "role": next((r for r in roles if r in ROLES), offered),
             "county": _claim(claims, s.oidc_county_claim),
             "city": _claim(claims, s.oidc_city_claim)})
@@ -205,15 +185,15 @@ def verifier(settings) -> Verifier:
 
 
 def require(*roles: str):
-    """Decorator: the caller must hold one of ``roles``; the view receives ``principal``."""
+    """Decorator: the caller must hold one of ``roles``; the view receives ``caller``."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = current_principal()
-            if principal.role not in roles:
-                raise Forbidden(f"The role {principal.role} may not do this.")
-            return view(*args, principal=principal, **kwargs)
+            caller = current_caller()
+            if caller.role not in roles:
+                raise Forbidden(f"The role {caller.role} may not do this.")
+            return view(*args, caller=caller, **kwargs)
 
         return wrapper
 

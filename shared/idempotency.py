@@ -33,7 +33,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
-from shared.auth import current_principal
+from shared.auth import current_caller
 from shared.errors import ApiError, Conflict
 
 HEADER = "Idempotency-Key"
@@ -153,7 +153,7 @@ def idempotent(database: Callable[[], Database]):
             given = key()
             if given is None:
                 return view(*args, **kwargs)
-            record_id = derived_id(f"{request.method} {request.path}", current_principal().sub,
+            record_id = derived_id(f"{request.method} {request.path}", current_caller().sub,
                                    given)
             sent = request_fingerprint()
             store = records(database())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.inspections import SERVICE, handlers
+from services.inspections import handlers
 from services.inspections.domain.model import Check, NewProblem, TeamMember
 from services.inspections.handlers import InspectionView, PlanInspection, SampleRequest
 from services.inspections.repository import MongoInspections, MongoItemCopy
@@ -21,11 +21,12 @@ from services.inspections.schemas import (
     PlanSchema,
     ResultsSchema,
 )
-from shared import divisions, evidence, idempotency, mongo
-from shared.auth import Principal, require
+from shared import divisions, evidence, idempotency
+from shared.auth import Caller, require
 from shared.clock import now_ms
 from shared.errors import Unprocessable
 from shared.pagination import decode_cursor, encode_cursor, time_and_id
+from shared.web import wiring
 
 ANYONE = ("city_admin", "county_admin", "inspector", "subscriber")
 
@@ -34,12 +35,11 @@ blp = Blueprint("inspections", __name__, url_prefix="/v1/inspections",
 
 
 def _database():
-    return mongo.database(current_app.config["SETTINGS"], SERVICE)
+    return wiring().db
 
 
 def _repositories() -> tuple[MongoInspections, MongoItemCopy]:
-    db = _database()
-    return MongoInspections(db), MongoItemCopy(db)
+    return wiring().inspections, wiring().items
 
 
 def _present(view: InspectionView, *, detail: bool = True) -> dict:
@@ -67,14 +67,14 @@ class Inspections(MethodView):
     @require(*ANYONE)
     @blp.arguments(InspectionListArgs, location="query")
     @blp.response(200, InspectionPageSchema)
-    def get(self, args: dict, principal: Principal):
+    def get(self, args: dict, caller: Caller):
         """Inspections the caller may see (rules U and X), newest planned first."""
         inspections, _ = _repositories()
         after = decode_cursor(args["cursor"], time_and_id)
         page, next_after = handlers.list_inspections(
-            inspections, principal, status=args["status"], target_county=args["target_county"],
+            inspections, caller, status=args["status"], target_county=args["target_county"],
             after=after, limit=args["limit"])
-        rows = [_present(InspectionView(i, [] if i.shows_items_to(principal) else None),
+        rows = [_present(InspectionView(i, [] if i.shows_items_to(caller) else None),
                          detail=False) for i in page]
         cursor = (encode_cursor({"at": next_after[0].isoformat(), "id": next_after[1]})
                   if next_after else None)
@@ -85,11 +85,11 @@ class Inspections(MethodView):
     @blp.arguments(PlanSchema)
     @blp.doc(parameters=[idempotency.PARAMETER])
     @blp.response(201, InspectionSchema)
-    def post(self, body: dict, principal: Principal):
+    def post(self, body: dict, caller: Caller):
         """Plan an inspection (city only). Honours Idempotency-Key."""
         inspections, items = _repositories()
         key = idempotency.key()
-        inspection_id = (idempotency.derived_id("inspection", principal.sub, key) if key
+        inspection_id = (idempotency.derived_id("inspection", caller.sub, key) if key
                          else str(uuid.uuid4()))
         sample = body["sample"]
         command = PlanInspection(
@@ -101,7 +101,7 @@ class Inspections(MethodView):
                                  status=tuple(sample["status"]) if sample["status"] else None,
                                  seed=sample["seed"]) if sample else None)
         view = handlers.plan(inspections, items, command, inspection_id=inspection_id,
-                             planned_by=principal, now=now_ms(),
+                             planned_by=caller, now=now_ms(),
                              fingerprint=idempotency.fingerprint(request.get_json()))
         location = url_for("inspections.InspectionResource", inspection_id=inspection_id)
         return _present(view), 201, {"Location": location}
@@ -111,18 +111,18 @@ class Inspections(MethodView):
 class InspectionResource(MethodView):
     @require(*ANYONE)
     @blp.response(200, InspectionSchema)
-    def get(self, inspection_id: str, principal: Principal):
+    def get(self, inspection_id: str, caller: Caller):
         """One inspection; 404 for one the caller may not see, exactly as for none (rule U)."""
-        return _present(handlers.get(*_repositories(), inspection_id, principal))
+        return _present(handlers.get(*_repositories(), inspection_id, caller))
 
 
 @blp.route("/<inspection_id>/start")
 class Start(MethodView):
     @require("inspector")
     @blp.response(200, InspectionSchema)
-    def post(self, inspection_id: str, principal: Principal):
+    def post(self, inspection_id: str, caller: Caller):
         """The team is on site: planned → in_progress; the county learns of it now."""
-        return _present(handlers.start(*_repositories(), inspection_id, principal, now_ms()))
+        return _present(handlers.start(*_repositories(), inspection_id, caller, now_ms()))
 
 
 @blp.route("/<inspection_id>/results")
@@ -132,7 +132,7 @@ class Results(MethodView):
     @blp.arguments(ResultsSchema)
     @blp.doc(parameters=[idempotency.PARAMETER])
     @blp.response(200, InspectionSchema)
-    def post(self, body: dict, inspection_id: str, principal: Principal):
+    def post(self, body: dict, inspection_id: str, caller: Caller):
         """File the results once; completes the inspection. Honours Idempotency-Key: the same
         key and body answer the first filing again; anything else after it is 409."""
         unknown = {str(i): {"evidence": refused} for i, c in enumerate(body["checks"])
@@ -146,7 +146,7 @@ class Results(MethodView):
                         evidence=tuple(c["evidence"])) for c in body["checks"]]
         new_problems = [NewProblem(**p) for p in body["new_problems"]]
         return _present(handlers.file_results(
-            *_repositories(), inspection_id, principal, checks, new_problems, now_ms(),
+            *_repositories(), inspection_id, caller, checks, new_problems, now_ms(),
             key=idempotency.key(), fingerprint=idempotency.fingerprint(request.get_json())))
 
 
@@ -164,43 +164,43 @@ class InspectionEvidence(MethodView):
     @blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes")
     @blp.alt_response(422, description="damaged, truncated or too many pixels")
     @blp.doc(parameters=[idempotency.PARAMETER])
-    def post(self, files: dict, inspection_id: str, principal: Principal):
+    def post(self, files: dict, inspection_id: str, caller: Caller):
         """A photo taken on site by the team, while the inspection is in progress; answers the
         id to put in a check's ``evidence``. docs/evidence.md says what is kept and served."""
         inspections, _ = _repositories()
         photo = evidence.uploaded(files)
         key = idempotency.key()
-        evidence_id = (idempotency.derived_id("inspections.evidence", principal.sub, key) if key
+        evidence_id = (idempotency.derived_id("inspections.evidence", caller.sub, key) if key
                        else str(uuid.uuid4()))
-        kept = handlers.add_evidence(inspections, _evidence(), inspection_id, principal, photo,
+        kept = handlers.add_evidence(inspections, _evidence(), inspection_id, caller, photo,
                                      evidence_id=evidence_id, now=now_ms())
         location = url_for("inspections.InspectionEvidenceById", inspection_id=inspection_id,
                            evidence_id=kept.id)
-        return kept.shown_to(city=principal.is_city), {"Location": location}
+        return kept.shown_to(city=caller.is_city), {"Location": location}
 
 
 @blp.route("/<inspection_id>/evidence/<evidence_id>")
 class InspectionEvidenceById(MethodView):
     @require(*ANYONE)
     @blp.doc(responses={200: evidence.IMAGE_RESPONSE})
-    def get(self, inspection_id: str, evidence_id: str, principal: Principal):
+    def get(self, inspection_id: str, evidence_id: str, caller: Caller):
         """The photo as served, without EXIF, GPS or other metadata; for whoever may see the
         inspection (rule U: the county only once it has started)."""
         inspections, _ = _repositories()
         store = _evidence()
         return evidence.serve(store, handlers.evidence(inspections, store, inspection_id,
-                                                       evidence_id, principal))
+                                                       evidence_id, caller))
 
 
 @blp.route("/<inspection_id>/evidence/<evidence_id>/metadata")
 class InspectionEvidenceMetadata(MethodView):
     @require(*ANYONE)
     @blp.response(200, evidence.EvidenceSchema)
-    def get(self, inspection_id: str, evidence_id: str, principal: Principal):
+    def get(self, inspection_id: str, evidence_id: str, caller: Caller):
         """What was kept of the original; its GPS position for city admins only."""
         inspections, _ = _repositories()
         return handlers.evidence(inspections, _evidence(), inspection_id, evidence_id,
-                                 principal).shown_to(city=principal.is_city)
+                                 caller).shown_to(city=caller.is_city)
 
 
 @blp.route("/<inspection_id>/cancel")
@@ -208,7 +208,7 @@ class Cancel(MethodView):
     @require("city_admin")
     @blp.arguments(CancelSchema)
     @blp.response(200, InspectionSchema)
-    def post(self, body: dict, inspection_id: str, principal: Principal):
+    def post(self, body: dict, inspection_id: str, caller: Caller):
         """Call off a planned or running inspection (city only). No event is published."""
-        return _present(handlers.cancel(*_repositories(), inspection_id, principal, now_ms(),
+        return _present(handlers.cancel(*_repositories(), inspection_id, caller, now_ms(),
                                         body["reason"]))

@@ -21,13 +21,12 @@ from services.inspections.domain.model import (
     NewProblem,
     Sample,
     TeamMember,
-    Viewer,
     WrongStatus,
 )
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
 from shared.divisions import in_city
-from shared.domain import NotPermitted, Unknown
+from shared.domain import Caller, NotPermitted, Unknown
 from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 
 # A change lost to a concurrent one is decided again on fresh state, a few times at most.
@@ -81,7 +80,7 @@ def new_seed() -> int:
 
 
 def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspection, *,
-         inspection_id: str, planned_by: Viewer, now: datetime, fingerprint: str,
+         inspection_id: str, planned_by: Caller, now: datetime, fingerprint: str,
          seed: Callable[[], int] = new_seed) -> InspectionView:
     """Plan an inspection. Under a reused Idempotency-Key (same id) the first answer comes back
     for the same request, and a conflict for another."""
@@ -105,11 +104,11 @@ def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspec
 
 
 def get(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
-        viewer: Viewer) -> InspectionView:
+        viewer: Caller) -> InspectionView:
     return view(items, _visible(inspections, inspection_id, viewer), viewer)
 
 
-def list_inspections(inspections: InspectionRepository, viewer: Viewer, *, status: str | None,
+def list_inspections(inspections: InspectionRepository, viewer: Caller, *, status: str | None,
                      target_county: str | None, after: tuple[datetime, str] | None,
                      limit: int) -> tuple[list[Inspection], tuple[datetime, str] | None]:
     """One page of what the viewer may see, and the position after it (None on the last)."""
@@ -120,7 +119,7 @@ def list_inspections(inspections: InspectionRepository, viewer: Viewer, *, statu
     return page, (page[-1].planned_at, page[-1].id) if more else None
 
 
-def start(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Viewer,
+def start(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Caller,
           now: datetime) -> InspectionView:
     def change(inspection: Inspection) -> bool:
         inspection.start(by, now)
@@ -130,7 +129,7 @@ def start(inspections: InspectionRepository, items: ItemCopy, inspection_id: str
 
 
 def file_results(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
-                 by: Viewer, checks: list[Check], new_problems: list[NewProblem], now: datetime,
+                 by: Caller, checks: list[Check], new_problems: list[NewProblem], now: datetime,
                  *, key: str | None, fingerprint: str) -> InspectionView:
     filed: list[Check] = []
 
@@ -148,7 +147,7 @@ def file_results(inspections: InspectionRepository, items: ItemCopy, inspection_
 
 
 def add_evidence(inspections: InspectionRepository, store: EvidenceStore, inspection_id: str,
-                 by: Viewer, photo: Photo, *, evidence_id: str, now: datetime) -> Evidence:
+                 by: Caller, photo: Photo, *, evidence_id: str, now: datetime) -> Evidence:
     """Keep a photo the team took on site, for the checks of the results to name."""
     _visible(inspections, inspection_id, by).check_may_add_evidence(by)
     return store.add(evidence_id, inspection_owner(inspection_id), photo, uploaded_by=by.sub,
@@ -156,7 +155,7 @@ def add_evidence(inspections: InspectionRepository, store: EvidenceStore, inspec
 
 
 def evidence(inspections: InspectionRepository, store: EvidenceStore, inspection_id: str,
-             evidence_id: str, viewer: Viewer) -> Evidence:
+             evidence_id: str, viewer: Caller) -> Evidence:
     """A photo of the inspection, for whoever may see the inspection (rules U and X)."""
     _visible(inspections, inspection_id, viewer)
     found = store.of(inspection_owner(inspection_id), evidence_id)
@@ -165,7 +164,7 @@ def evidence(inspections: InspectionRepository, store: EvidenceStore, inspection
     return found
 
 
-def cancel(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Viewer,
+def cancel(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Caller,
            now: datetime, reason: str | None) -> InspectionView:
     def change(inspection: Inspection) -> bool:
         inspection.cancel(by, now, reason)
@@ -192,7 +191,7 @@ def copy_items(items: ItemCopy, snapshots: list[CopiedItem], now: datetime) -> l
     return [kept.get(n, False) for n in range(len(snapshots))]
 
 
-def view(items: ItemCopy, inspection: Inspection, viewer: Viewer) -> InspectionView:
+def view(items: ItemCopy, inspection: Inspection, viewer: Caller) -> InspectionView:
     if not inspection.shows_items_to(viewer):
         return InspectionView(inspection, None)
     known = items.get_many(inspection.item_ids)
@@ -202,14 +201,14 @@ def view(items: ItemCopy, inspection: Inspection, viewer: Viewer) -> InspectionV
 # --- helpers ------------------------------------------------------------------------------
 
 def _visible(inspections: InspectionRepository, inspection_id: str,
-             viewer: Viewer) -> Inspection:
+             viewer: Caller) -> Inspection:
     inspection = inspections.get(inspection_id)
     if inspection is None or not inspection.visible_to(viewer):
         raise UnknownInspection()
     return inspection
 
 
-def _change(inspections: InspectionRepository, inspection_id: str, viewer: Viewer,
+def _change(inspections: InspectionRepository, inspection_id: str, viewer: Caller,
             change: Callable[[Inspection], bool]) -> Inspection:
     """Apply ``change`` and save under optimistic concurrency, deciding again when overtaken."""
     for _ in range(ATTEMPTS):

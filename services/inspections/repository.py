@@ -16,7 +16,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.inspections.domain.model import (
-    COUNTY_ROLES,
+    SCOPED_ROLES,
     Check,
     CopiedItem,
     Filing,
@@ -24,10 +24,10 @@ from services.inspections.domain.model import (
     NewProblem,
     Sample,
     TeamMember,
-    Viewer,
 )
 from shared import divisions, mongo
 from shared.changelog import ChangeLog
+from shared.domain import Caller
 from shared.events import new_event
 
 INSPECTIONS, CHANGES, ITEMS = "inspections", "inspection_changes", "items"
@@ -42,7 +42,7 @@ class InspectionRepository(Protocol):
     def save(self, inspection: Inspection) -> bool:
         """Write the change and its events; False when somebody else changed it first."""
 
-    def list(self, viewer: Viewer, *, status: str | None, target_county: str | None,
+    def list(self, viewer: Caller, *, status: str | None, target_county: str | None,
              after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
         """What ``viewer`` may see (rule U), newest planned first, after the cursor position."""
 
@@ -72,7 +72,7 @@ def changelog(db: Database) -> ChangeLog:
     return ChangeLog(db, INSPECTIONS, CHANGES, key="inspection_id", first_version=0)
 
 
-def scope(viewer: Viewer) -> dict | None:
+def scope(viewer: Caller) -> dict | None:
     """Inspection.visible_to in MongoDB terms; None when the viewer may see none at all."""
     if viewer.role == "city_admin":
         return {} if viewer.city is None else {
@@ -80,7 +80,7 @@ def scope(viewer: Viewer) -> dict | None:
     if viewer.role == "inspector":
         return {"team_subs": viewer.sub,
                 "$or": [{"target_county": {"$ne": viewer.county}}, {"announced": True}]}
-    if viewer.role in COUNTY_ROLES:
+    if viewer.role in SCOPED_ROLES:
         return {"target_county": viewer.county, "announced": True}
     return None
 
@@ -116,7 +116,7 @@ class MongoInspections:
         inspection.events.clear()
         return True
 
-    def list(self, viewer: Viewer, *, status: str | None, target_county: str | None,
+    def list(self, viewer: Caller, *, status: str | None, target_county: str | None,
              after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
         visible = scope(viewer)
         if visible is None:

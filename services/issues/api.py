@@ -14,7 +14,6 @@ from marshmallow import RAISE, ValidationError
 from services.issues import handlers, importing
 from services.issues.domain.cities import ledger_rows, place
 from services.issues.domain.model import (
-    Actor,
     Item,
     local_date,
 )
@@ -41,7 +40,7 @@ from services.issues.schemas import (
     TransitionSchema,
 )
 from shared import clock, divisions, evidence, idempotency
-from shared.auth import Principal, require
+from shared.auth import Caller, require
 from shared.errors import (
     ApiError,
     Forbidden,
@@ -77,22 +76,18 @@ def today():
     return local_date(now())
 
 
-def actor(principal: Principal) -> Actor:
-    return Actor(principal.sub, principal.role, principal.county, principal.city)
-
-
-def item_scope(principal: Principal) -> str | None:
+def item_scope(caller: Caller) -> str | None:
     """The county whose items the caller may read; None for the whole city.
 
     Inspectors read items through their inspections (inspections service, rules U and X),
     not by browsing a county's list here.
     """
-    if principal.is_city:
+    if caller.is_city:
         return None
-    if principal.role == "inspector":
+    if caller.role == "inspector":
         raise Forbidden("Inspectors see the items of their inspections in the inspections "
                         "service, not county lists.")
-    return principal.county
+    return caller.county
 
 
 def item_body(item: Item, *, history: bool = False) -> dict:
@@ -123,16 +118,16 @@ class Items(MethodView):
     @require(*READERS)
     @items_blp.arguments(ItemListArgs, location="query", unknown=RAISE)
     @items_blp.response(200, ItemPage)
-    def get(self, args: dict, principal: Principal):
+    def get(self, args: dict, caller: Caller):
         """List items in the order they were created, filtered; a county admin or subscriber
         sees their own county only."""
-        scope = item_scope(principal)
+        scope = item_scope(caller)
         if scope and args.get("county", scope) != scope:
             raise Forbidden("You may list the items of your own county only.")
-        if principal.city:  # a city admin scoped to one city of the province
-            if "county" in args and not principal.sees_county(args["county"]):
+        if caller.city:  # a city admin scoped to one city of the province
+            if "county" in args and not caller.sees_county(args["county"]):
                 raise Forbidden("You may list the items of your own city only.")
-            args["counties"] = tuple(divisions.current().counties_of(principal.city))
+            args["counties"] = tuple(divisions.current().counties_of(caller.city))
         limit, after = args.pop("limit"), page_position(args.pop("cursor"))
         found, more = list_items(db(), ItemFilter(**{"county": scope, **args}), today(),
                                  limit=limit, after=after)
@@ -146,12 +141,12 @@ class Items(MethodView):
     @items_blp.alt_response(409, description="Idempotency-Key reused with another body")
     @items_blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
                                 "schema": {"type": "string"}}])
-    def post(self, body: dict, principal: Principal):
+    def post(self, body: dict, caller: Caller):
         """Create an item (city, or a county admin in their own county)."""
         key = idempotency.key()
-        item_id = idempotency.derived_id("issues.items", principal.sub, key) if key else None
+        item_id = idempotency.derived_id("issues.items", caller.sub, key) if key else None
         item, _ = handlers.create_item(
-            repository(), new_item(body), actor(principal), item_id=item_id,
+            repository(), new_item(body), caller, item_id=item_id,
             fingerprint=idempotency.fingerprint(body) if key else None)
         headers = {**etag(item), "Location": url_for("items.ItemById", item_id=item.id)}
         return item_body(item, history=True), headers
@@ -177,7 +172,7 @@ class ItemImport(MethodView):
             importing.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
         parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
                      "schema": {"type": "string"}}])
-    def post(self, args: dict, principal: Principal):
+    def post(self, args: dict, caller: Caller):
         """Import a county problem list (CSV or XLSX, columns 县区代码 … 公示), row by row."""
         content = uploaded_file()
         try:
@@ -194,14 +189,14 @@ class ItemImport(MethodView):
         def id_for_row(row: int) -> str:
             if key is None:
                 return str(uuid.uuid4())
-            return idempotency.derived_id("issues.import", principal.sub, f"{key}\n{row}")
+            return idempotency.derived_id("issues.import", caller.sub, f"{key}\n{row}")
 
         fingerprint = idempotency.fingerprint(
             {"file": hashlib.sha256(content).hexdigest(), "atomic": atomic}) if key else None
         outcome = handlers.import_items(
-            repository(), rows, actor(principal), refused=refused, atomic=atomic,
+            repository(), rows, caller, refused=refused, atomic=atomic,
             id_for_row=id_for_row, fingerprint=fingerprint,
-            import_id=idempotency.derived_id("issues.import", principal.sub, key)
+            import_id=idempotency.derived_id("issues.import", caller.sub, key)
             if key else None)
         refused = {row: column_names(errors) for row, errors in outcome.refused.items()}
         if not outcome.written:
@@ -271,11 +266,11 @@ def column_names(errors: dict) -> dict:
 class ItemById(MethodView):
     @require(*READERS)
     @items_blp.response(200, ItemDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    def get(self, item_id: str, principal: Principal):
+    def get(self, item_id: str, caller: Caller):
         """One item with its full history; the ETag names its version."""
         item = repository().get(item_id)
-        item_scope(principal)  # inspectors: 403
-        if item is None or not principal.sees_county(item.county):
+        item_scope(caller)  # inspectors: 403
+        if item is None or not caller.sees_county(item.county):
             raise NotFound(f"No item {item_id}.")
         return item_body(item, history=True), etag(item)
 
@@ -290,7 +285,7 @@ class ItemTransitions(MethodView):
     @items_blp.alt_response(428, description="If-Match missing")
     @items_blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True,
                                 "schema": {"type": "string"}}])
-    def post(self, body: dict, item_id: str, principal: Principal):
+    def post(self, body: dict, item_id: str, caller: Caller):
         """Move the item along its lifecycle (docs/issues.md has who may do what). An
         ``evidence`` entry that is a photo id must name a photo uploaded to this item."""
         unknown = evidence.EvidenceStore(db()).check_references(evidence.item_owner(item_id),
@@ -298,7 +293,7 @@ class ItemTransitions(MethodView):
         if unknown:
             raise Unprocessable(next(iter(unknown.values()))[0], errors={"evidence": unknown})
         try:
-            item = handlers.transition_item(repository(), item_id, body["to"], actor(principal),
+            item = handlers.transition_item(repository(), item_id, body["to"], caller,
                                             expected_version=expected_version(),
                                             reason=body["reason"], evidence=body["evidence"])
         except handlers.StaleVersion as exc:
@@ -318,28 +313,28 @@ class ItemEvidence(MethodView):
     @items_blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes")
     @items_blp.alt_response(422, description="damaged, truncated or too many pixels")
     @items_blp.doc(parameters=[idempotency.PARAMETER])
-    def post(self, files: dict, item_id: str, principal: Principal):
+    def post(self, files: dict, item_id: str, caller: Caller):
         """Upload an evidence photo of the item (whoever may move it); answers the id to put in
         a transition's ``evidence``. docs/evidence.md says what is kept and what is served."""
         item = repository().get(item_id)
-        if item is None or not actor(principal).administers(item.county):
+        if item is None or not caller.administers(item.county):
             raise NotFound(f"No item {item_id}.")
         photo = evidence.uploaded(files)
         key = idempotency.key()
-        evidence_id = (idempotency.derived_id("issues.evidence", principal.sub, key) if key
+        evidence_id = (idempotency.derived_id("issues.evidence", caller.sub, key) if key
                        else str(uuid.uuid4()))
         kept = evidence.EvidenceStore(db()).add(evidence_id, evidence.item_owner(item_id), photo,
-                                                uploaded_by=principal.sub, now=clock.now_ms())
+                                                uploaded_by=caller.sub, now=clock.now_ms())
         location = url_for("items.ItemEvidenceById", item_id=item_id, evidence_id=kept.id)
-        return kept.shown_to(city=principal.is_city), {"Location": location}
+        return kept.shown_to(city=caller.is_city), {"Location": location}
 
 
-def visible_evidence(item_id: str, evidence_id: str, principal: Principal):
+def visible_evidence(item_id: str, evidence_id: str, caller: Caller):
     """The item's photo, for whoever may read the item (as GET /v1/items/{id}); else 404."""
     item = repository().get(item_id)
-    item_scope(principal)  # inspectors: 403
+    item_scope(caller)  # inspectors: 403
     store = evidence.EvidenceStore(db())
-    found = None if item is None or not principal.sees_county(item.county) else store.of(
+    found = None if item is None or not caller.sees_county(item.county) else store.of(
         evidence.item_owner(item_id), evidence_id)
     if found is None:
         raise NotFound(f"No photo {evidence_id} of item {item_id}.")
@@ -350,19 +345,19 @@ def visible_evidence(item_id: str, evidence_id: str, principal: Principal):
 class ItemEvidenceById(MethodView):
     @require(*READERS)
     @items_blp.doc(responses={200: evidence.IMAGE_RESPONSE})
-    def get(self, item_id: str, evidence_id: str, principal: Principal):
+    def get(self, item_id: str, evidence_id: str, caller: Caller):
         """The photo as served: re-encoded without EXIF, GPS or other metadata."""
-        return evidence.serve(*visible_evidence(item_id, evidence_id, principal))
+        return evidence.serve(*visible_evidence(item_id, evidence_id, caller))
 
 
 @items_blp.route("/<string:item_id>/evidence/<string:evidence_id>/metadata")
 class ItemEvidenceMetadata(MethodView):
     @require(*READERS)
     @items_blp.response(200, evidence.EvidenceSchema)
-    def get(self, item_id: str, evidence_id: str, principal: Principal):
+    def get(self, item_id: str, evidence_id: str, caller: Caller):
         """What was kept of the original; its GPS position for city admins only."""
-        return visible_evidence(item_id, evidence_id, principal)[1].shown_to(
-            city=principal.is_city)
+        return visible_evidence(item_id, evidence_id, caller)[1].shown_to(
+            city=caller.is_city)
 
 
 @reports_blp.route("/ledger")
@@ -370,17 +365,17 @@ class Ledger(MethodView):
     @require(*READERS)
     @reports_blp.arguments(LedgerArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, LedgerSchema)
-    def get(self, args: dict, principal: Principal):
+    def get(self, args: dict, caller: Caller):
         """工作台账: per county total, by status, overdue, reopened, closure rate, median days
         to close, with its city; for the region, one city (``city``) or one county
         (``county``). A county admin or subscriber sees their county, a city admin scoped to a
         city that city; the region's city admins and inspectors all (the same figures are on
         the public dashboard)."""
-        own = principal.county if principal.role in ("county_admin", "subscriber") else None
-        city = args.get("city") or principal.city
+        own = caller.county if caller.role in ("county_admin", "subscriber") else None
+        city = args.get("city") or caller.city
         if (own and args.get("county", own) != own) or (
-                principal.city and (city != principal.city or not principal.sees_county(
-                    args.get("county", principal.city)))):
+                caller.city and (city != caller.city or not caller.sees_county(
+                    args.get("county", caller.city)))):
             raise Forbidden("You may read the ledger of your own county or city only.")
         scope = own or args.get("county")
         return {"as_of": today(),
@@ -392,13 +387,13 @@ class Ranking(MethodView):
     @require("city_admin")
     @reports_blp.arguments(RankingArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, RankingSchema)
-    def get(self, args: dict, principal: Principal):
+    def get(self, args: dict, caller: Caller):
         """Counties ranked for a quarter by the score in docs/ranking.md."""
         quarter = Quarter.parse(args["quarter"]) if "quarter" in args else Quarter.of(today())
-        return ranking_body(quarter, principal)
+        return ranking_body(quarter, caller)
 
 
-def ranking_body(quarter: Quarter, principal: Principal) -> dict:
+def ranking_body(quarter: Quarter, caller: Caller) -> dict:
     """Counties ranked within their city, cities within the province; a city admin scoped to
     a city sees its own counties and every city's rank."""
     region = divisions.current()
@@ -414,7 +409,7 @@ def ranking_body(quarter: Quarter, principal: Principal) -> dict:
                           "county_name": region.county_name(f.county),
                           "city": region.city_of(f.county),
                           "city_name": region.cities[region.city_of(f.county)]}
-                         for p, f in counties if principal.sees_county(f.county)],
+                         for p, f in counties if caller.sees_county(f.county)],
             "cities": [{**row(p, f), "city": f.county, "city_name": region.cities[f.county]}
                        for p, f in cities]}
 

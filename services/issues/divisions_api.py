@@ -9,7 +9,7 @@ from marshmallow import RAISE
 
 from services.issues.schemas import DivisionArgs, DivisionSchema
 from shared import divisions
-from shared.auth import ROLES, Principal, require
+from shared.auth import ROLES, Caller, require
 from shared.errors import NotFound
 from shared.pagination import decode_cursor, encode_cursor, page_schema
 
@@ -23,7 +23,7 @@ class Divisions(MethodView):
     @require(*ROLES)
     @blp.arguments(DivisionArgs, location="query", unknown=RAISE)
     @blp.response(200, DivisionPage)
-    def get(self, args: dict, principal: Principal):
+    def get(self, args: dict, caller: Caller):
         """The children of ``parent`` (code, name, level, parent) in code order; without it, the
         region itself and its top level (a province's cities, a city's counties). Any signed-in
         caller: the codes are public."""

@@ -17,11 +17,11 @@ from datetime import date, datetime, timedelta
 from services.issues import metrics
 from services.issues.domain.model import (
     SYSTEM,
-    Actor,
+    Caller,
     Change,
-    Check,
     DomainError,
     Item,
+    ReportedCheck,
     local_date,
 )
 from services.issues.repository import ItemRepository
@@ -75,7 +75,7 @@ class NewItem:
     village_code: str | None = None  # where the village matched the division codes
 
 
-def create_item(repo: ItemRepository, new: NewItem, actor: Actor, *, item_id: str | None = None,
+def create_item(repo: ItemRepository, new: NewItem, actor: Caller, *, item_id: str | None = None,
                 fingerprint: str | None = None) -> tuple[Item, bool]:
     """Create an item; answer it and whether it was created now (False: an idempotent retry)."""
     if item_id is not None and (existing := repo.get(item_id)) is not None:
@@ -102,7 +102,7 @@ class ImportOutcome:
     written: bool
 
 
-def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: Actor, *,
+def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: Caller, *,
                  refused: dict[int, dict[str, list[str]]], atomic: bool,
                  id_for_row: Callable[[int], str], import_id: str | None = None,
                  fingerprint: str | None = None) -> ImportOutcome:
@@ -135,7 +135,7 @@ def import_items(repo: ItemRepository, rows: list[tuple[int, NewItem]], actor: A
                          written=True)
 
 
-def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *,
+def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Caller, *,
                     expected_version: int, reason: str | None = None,
                     evidence: list[str] | None = None) -> Item:
     item = repo.get(item_id)
@@ -151,12 +151,13 @@ def transition_item(repo: ItemRepository, item_id: str, to: str, actor: Actor, *
     return item
 
 
-def _check(event: Event) -> Check:
+def _check(event: Event) -> ReportedCheck:
     data = event.data
-    return Check(event_id=event.id, inspection_id=data["inspection_id"],
-                 passed=event.type == "inspection.check_passed",
-                 observed_at=data["observed_at"], findings=data.get("findings"),
-                 evidence=tuple(data.get("evidence") or ()), inspector=data.get("inspector"))
+    return ReportedCheck(event_id=event.id, inspection_id=data["inspection_id"],
+                         passed=event.type == "inspection.check_passed",
+                         observed_at=data["observed_at"], findings=data.get("findings"),
+                         evidence=tuple(data.get("evidence") or ()),
+                         inspector=data.get("inspector"))
 
 
 def apply_check(repo: ItemRepository, event: Event, *, reopen_deadline_days: int) -> str:
@@ -204,7 +205,7 @@ def _problem_item(event: Event, at: datetime, deadline_days: int) -> tuple[Item,
     data = event.data
     try:
         return Item.create(
-            id=problem_item_id(event), actor=Actor(f"inspection:{data['inspection_id']}", SYSTEM),
+            id=problem_item_id(event), actor=Caller(f"inspection:{data['inspection_id']}", SYSTEM),
             at=at, county=data["county"], township=data["township"], village=data["village"],
             problem=data["problem"], measure=data["measure"],
             deadline=local_date(data["found_at"]) + timedelta(days=deadline_days),

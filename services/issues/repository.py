@@ -31,7 +31,7 @@ from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
 IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
-PROCESSED = "processed_events"  # the ids of the events applied to the item, carried along
+APPLIED_EVENTS = "processed_events"  # the ids of the events applied to the item, carried along
 FINGERPRINT = "request_fingerprint"  # of the request that created the item (Idempotency-Key)
 
 
@@ -64,7 +64,7 @@ def to_document(item: Item, fingerprint: str | None = None) -> dict:
     """The item's state as stored: in its change and, less the fingerprint, as current."""
     doc = {name: value for name, value in vars(item).items() if name != "id"}
     doc["_id"] = item.id
-    doc[PROCESSED] = list(item.processed_events)
+    doc[APPLIED_EVENTS] = list(item.processed_events)
     if fingerprint is not None:
         doc[FINGERPRINT] = fingerprint
     doc["deadline"] = item.deadline.isoformat()  # ISO dates sort as strings
@@ -87,7 +87,7 @@ def from_document(doc: dict) -> Item:
         closed_at=doc.get("closed_at"), days_to_close=doc.get("days_to_close"),
         inspection_id=doc.get("inspection_id"), village_code=doc.get("village_code"),
         history=doc.get("history", []),
-        processed_events=doc.get(PROCESSED, []),
+        processed_events=doc.get(APPLIED_EVENTS, []),
     )
 
 

@@ -29,7 +29,7 @@ from services.notifications.schemas import (
     SubscriptionPage,
 )
 from shared import idempotency, mongo
-from shared.auth import Principal, require
+from shared.auth import Caller, require
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.pagination import PageArgs, decode_cursor, encode_cursor
@@ -78,7 +78,7 @@ class SubscriptionList(MethodView):
     @subscriptions.alt_response(200, schema=SubscriptionCreated,
                                 description="the first answer again, for a retried "
                                             "Idempotency-Key with the same body")
-    def post(self, body: dict, principal: Principal):
+    def post(self, body: dict, caller: Caller):
         """Subscribe a URL to events; the answer carries the signing secret, once.
 
         URLs whose host resolves to a loopback, private, link-local, unique-local, multicast,
@@ -87,17 +87,17 @@ class SubscriptionList(MethodView):
         """
         w = _wiring()
         subscription, created = handlers.create_subscription(
-            w.stores, principal, body, key=idempotency.key(), destinations=w.destinations,
+            w.stores, caller, body, key=idempotency.key(), destinations=w.destinations,
             now=_now())
         return _created(subscription), 201 if created else 200
 
     @require(*OWNERS)
     @subscriptions.arguments(PageArgs, location="query")
     @subscriptions.response(200, SubscriptionPage)
-    def get(self, args: dict, principal: Principal):
+    def get(self, args: dict, caller: Caller):
         """The caller's subscriptions (every one for city_admin); no secrets."""
         after = (decode_cursor(args["cursor"]) or {}).get("after")
-        page = handlers.list_subscriptions(_wiring().stores, principal, after, args["limit"] + 1)
+        page = handlers.list_subscriptions(_wiring().stores, caller, after, args["limit"] + 1)
         more = len(page) > args["limit"]
         page = page[: args["limit"]]
         return {"items": page,
@@ -108,25 +108,25 @@ class SubscriptionList(MethodView):
 class SubscriptionOne(MethodView):
     @require(*OWNERS)
     @subscriptions.response(200, SubscriptionOut)
-    def get(self, id_: str, principal: Principal):
+    def get(self, id_: str, caller: Caller):
         """One subscription; its secret is never shown again."""
-        return handlers.subscription_of(_wiring().stores, principal, id_)
+        return handlers.subscription_of(_wiring().stores, caller, id_)
 
     @require(*OWNERS)
     @subscriptions.response(204)
-    def delete(self, id_: str, principal: Principal):
+    def delete(self, id_: str, caller: Caller):
         """Stop the subscription: nothing more is delivered to it; it no longer shows."""
-        handlers.change_subscription(_wiring().stores, principal, id_, Subscription.delete)
+        handlers.change_subscription(_wiring().stores, caller, id_, Subscription.delete)
 
 
 @subscriptions.post("/<id_>/rotate-secret")
 @require(*OWNERS)
 @subscriptions.response(200, SecretRotated)
-def rotate_secret(id_: str, principal: Principal):
+def rotate_secret(id_: str, caller: Caller):
     """A new signing secret, shown once. The previous one keeps signing beside it (two
     signatures in webhook-signature) for WEBHOOK_SECRET_GRACE_SECONDS (default one day)."""
     w = _wiring()
-    subscription, secret = handlers.rotate_secret(w.stores, principal, id_,
+    subscription, secret = handlers.rotate_secret(w.stores, caller, id_,
                                                   grace=w.secret_grace, now=_now())
     previous = [s.expires_at for s in subscription.secrets[1:] if s.expires_at]
     return {"id": subscription.id, "secret": secret,
@@ -136,10 +136,10 @@ def rotate_secret(id_: str, principal: Principal):
 @subscriptions.post("/<id_>/enable")
 @require(*OWNERS)
 @subscriptions.response(200, SubscriptionOut)
-def enable(id_: str, principal: Principal):
+def enable(id_: str, caller: Caller):
     """Re-enable a subscription disabled by a 410 Gone. Events that arrived while it was
     disabled were not queued for it: replay from its `disabled_at` to get them."""
-    subscription, _ = handlers.change_subscription(_wiring().stores, principal, id_,
+    subscription, _ = handlers.change_subscription(_wiring().stores, caller, id_,
                                                    Subscription.enable)
     return subscription
 
@@ -148,7 +148,7 @@ def enable(id_: str, principal: Principal):
 @require(*OWNERS)
 @subscriptions.arguments(PageArgs, location="query")
 @subscriptions.response(200, AttemptPage)
-def deliveries(args: dict, id_: str, principal: Principal):
+def deliveries(args: dict, id_: str, caller: Caller):
     """Every delivery attempt, newest first: event, time, HTTP status, latency, error and
     when the next attempt is due."""
     position = decode_cursor(args["cursor"])
@@ -159,7 +159,7 @@ def deliveries(args: dict, id_: str, principal: Principal):
         except (KeyError, TypeError, ValueError) as exc:
             raise ApiError("The cursor is not one this service gave out.",
                            errors={"cursor": ["Not a valid cursor."]}) from exc
-    page = handlers.delivery_log(_wiring().stores, principal, id_, before, args["limit"] + 1)
+    page = handlers.delivery_log(_wiring().stores, caller, id_, before, args["limit"] + 1)
     more = len(page) > args["limit"]
     page = page[: args["limit"]]
     cursor = encode_cursor({"at": page[-1].at.isoformat(), "id": page[-1].id}) if more else None
@@ -170,10 +170,10 @@ def deliveries(args: dict, id_: str, principal: Principal):
 @require(*OWNERS)
 @subscriptions.arguments(ReplayIn)
 @subscriptions.response(202, ReplayOut)
-def replay(body: dict, id_: str, principal: Principal):
+def replay(body: dict, id_: str, caller: Caller):
     """Deliver again every stored event since `since` that the subscription wants, from the
     first attempt (the same webhook-id as before, so receivers can tell a repeat)."""
-    count, more = handlers.replay(_wiring().stores, principal, id_, since=body["since"],
+    count, more = handlers.replay(_wiring().stores, caller, id_, since=body["since"],
                                   now=_now())
     return {"replayed": count, "continue_since": more}
 
@@ -187,7 +187,7 @@ feed = Blueprint(
 @require(*OWNERS)
 @feed.arguments(FeedArgs, location="query")
 @feed.response(200, FeedPage)
-def read_feed(args: dict, principal: Principal):
+def read_feed(args: dict, caller: Caller):
     """The caller's events after the cursor: a county role its own county's (never
     inspection.planned, rule U), the city every county's.
 
@@ -199,7 +199,7 @@ def read_feed(args: dict, principal: Principal):
     """
     position = FeedPosition(_offsets(args["after"]))
     types = {t.strip() for t in args["types"].split(",") if t.strip()} if args["types"] else None
-    page = handlers.wait_for_feed(_wiring().stores, principal, position, types, args["limit"],
+    page = handlers.wait_for_feed(_wiring().stores, caller, position, types, args["limit"],
                                   wait=args["wait"])
     now = _now()
     for event in page:

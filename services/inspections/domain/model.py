@@ -10,27 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
 
 from shared.divisions import in_city
-from shared.domain import DomainError, NotPermitted, WrongState
+from shared.domain import SCOPED_ROLES, Caller, Change, DomainError, NotPermitted, WrongState
 
 PLANNED, IN_PROGRESS, COMPLETED, CANCELLED = "planned", "in_progress", "completed", "cancelled"
 STATUSES = (PLANNED, IN_PROGRESS, COMPLETED, CANCELLED)
 KINDS = ("patrol", "special", "spot_check")
 PASS, FAIL = "pass", "fail"
 OUTCOMES = (PASS, FAIL)
-# Roles scoped to one county: they see an inspection of their county only once it has started.
-COUNTY_ROLES = ("county_admin", "subscriber")
-
-
-class Viewer(Protocol):
-    """Whoever asks: a token's subject, role and county (an inspector's home county)."""
-
-    sub: str
-    role: str
-    county: str | None
-    city: str | None  # a city admin's one city of a province region; None: the whole region
 
 
 class InvalidRequest(DomainError):
@@ -104,16 +92,6 @@ class Filing:
     fingerprint: str
 
 
-@dataclass(frozen=True)
-class Event:
-    """An event the inspection raised; ``county`` is the CloudEvents county attribute."""
-
-    type: str
-    subject: str
-    county: str
-    data: dict
-
-
 def rule_x_violations(target_county: str, team: list[TeamMember]) -> dict[str, list[str]]:
     """Rule X: no member of the team may have the target county as their home county."""
     return {
@@ -147,7 +125,7 @@ class Inspection:
     filing: Filing | None = None
     fingerprint: str | None = None  # of the planning request, for Idempotency-Key retries
     version: int = 0
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+    events: list[Change] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def plan(cls, *, id: str, target_county: str, kind: str, team: list[TeamMember],
@@ -196,10 +174,10 @@ class Inspection:
         """Whether the target county may know of it: only once the team started on site."""
         return self.started_at is not None
 
-    def on_team(self, viewer: Viewer) -> bool:
+    def on_team(self, viewer: Caller) -> bool:
         return viewer.role == "inspector" and any(m.sub == viewer.sub for m in self.team)
 
-    def visible_to(self, viewer: Viewer) -> bool:
+    def visible_to(self, viewer: Caller) -> bool:
         """Rule U as a predicate. The repository's list query states the same in MongoDB terms.
 
         An inspector whose home county is the target is treated like that county (rule X): an
@@ -210,17 +188,17 @@ class Inspection:
         if viewer.role == "inspector":
             return self.on_team(viewer) and (viewer.county != self.target_county
                                              or self.announced)
-        if viewer.role in COUNTY_ROLES:
+        if viewer.role in SCOPED_ROLES:
             return viewer.county == self.target_county and self.announced
         return False
 
-    def shows_items_to(self, viewer: Viewer) -> bool:
+    def shows_items_to(self, viewer: Caller) -> bool:
         """The sampled items are the city's secret until the team is on site."""
         return self.visible_to(viewer) and (viewer.role == "city_admin" or self.announced)
 
     # --- changes ---------------------------------------------------------------------------
 
-    def start(self, by: Viewer, now: datetime) -> None:
+    def start(self, by: Caller, now: datetime) -> None:
         self._check_team_member(by, "start")
         if self.status != PLANNED:
             raise WrongStatus(f"The inspection is {self.status}; only a planned one can start.")
@@ -233,7 +211,7 @@ class Inspection:
             "inspection_id": self.id, "target_county": self.target_county, "kind": self.kind,
             "item_ids": list(self.item_ids), "started_at": now, "started_by": by.sub})
 
-    def is_retry_of_filing(self, by: Viewer, key: str | None, fingerprint: str) -> bool:
+    def is_retry_of_filing(self, by: Caller, key: str | None, fingerprint: str) -> bool:
         """Whether this request repeats the filing already made (same caller, key and body).
 
         The same key with another body, or a second filing under another key, is a conflict.
@@ -245,7 +223,7 @@ class Inspection:
                               "the results of this inspection are already filed.")
         return True
 
-    def file_results(self, by: Viewer, checks: list[Check], new_problems: list[NewProblem],
+    def file_results(self, by: Caller, checks: list[Check], new_problems: list[NewProblem],
                      now: datetime, *, key: str | None, fingerprint: str) -> None:
         """One filing completes the inspection: a check event per item, one per new problem."""
         self._check_team_member(by, "file results of")
@@ -277,14 +255,14 @@ class Inspection:
             "checks": len(checks), "passed": len(checks) - failed, "failed": failed,
             "new_problems": len(new_problems), "completed_at": now})
 
-    def check_may_add_evidence(self, by: Viewer) -> None:
+    def check_may_add_evidence(self, by: Caller) -> None:
         """Photos are taken on site: by the team, while the inspection is in progress."""
         self._check_team_member(by, "add evidence to")
         if self.status != IN_PROGRESS:
             raise WrongStatus(f"The inspection is {self.status}; photos are added while it is "
                               "in progress, before the results are filed.")
 
-    def cancel(self, by: Viewer, now: datetime, reason: str | None = None) -> None:
+    def cancel(self, by: Caller, now: datetime, reason: str | None = None) -> None:
         """The city calls off a planned or running inspection. No event: the contract has none,
         and a cancelled plan that never started must stay unknown to its county (rule U)."""
         if by.role != "city_admin":
@@ -296,7 +274,7 @@ class Inspection:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _check_team_member(self, by: Viewer, what: str) -> None:
+    def _check_team_member(self, by: Caller, what: str) -> None:
         if not self.on_team(by):
             raise NotPermitted(f"Only an inspector on the team may {what} this inspection.")
         if by.county == self.target_county:
@@ -327,7 +305,10 @@ class Inspection:
         return {"checks": per_check} if per_check else {}
 
     def _raise(self, type_: str, data: dict, subject: str | None = None) -> None:
-        self.events.append(Event(type_, subject or self.id, self.target_county, data))
+        # ``county`` is the CloudEvents county attribute: the target, so delivery can keep
+        # inspection.planned from it (rule U).
+        self.events.append(Change(type_, data, subject=subject or self.id,
+                                  county=self.target_county))
 
 
 def _summary(what: str, errors: dict) -> str:

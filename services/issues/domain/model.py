@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from shared import divisions
-from shared.domain import DomainError, NotPermitted, WrongState
+from shared.domain import Caller, Change, DomainError, NotPermitted, WrongState
 
 OPEN, IN_PROGRESS, PENDING, CLOSED, REOPENED = (
     "open", "in_progress", "pending_verification", "closed", "reopened")
 STATUSES = (OPEN, IN_PROGRESS, PENDING, CLOSED, REOPENED)
 
-CITY_ADMIN, COUNTY_ADMIN = "city_admin", "county_admin"
 SYSTEM = "system"  # this service itself, acting on an event (an inspection's new problem)
 # Dates (deadlines, "today", the day a check was observed) are those of the people concerned.
 LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -32,28 +31,9 @@ class MissingInput(DomainError):
 
 
 @dataclass(frozen=True)
-class Actor:
-    """Who asks: a user's subject, role and county (their scope), or a system process. A city
-    admin's ``city`` scopes them to one city of a province; None: the whole region."""
-
-    sub: str
-    role: str
-    county: str | None = None
-    city: str | None = None
-
-    @property
-    def is_city(self) -> bool:
-        return self.role == CITY_ADMIN
-
-    def administers(self, county: str) -> bool:
-        if self.is_city:
-            return self.city is None or divisions.in_city(county, self.city)
-        return self.role == COUNTY_ADMIN and self.county == county
-
-
-@dataclass(frozen=True)
-class Check:
-    """One spot check of one item by an inspection team, as the inspections service reported it."""
+class ReportedCheck:
+    """One spot check of one item by an inspection team, as the inspections service reported it
+    (its event), which is what rule R applies."""
 
     event_id: str
     inspection_id: str
@@ -62,15 +42,6 @@ class Check:
     findings: str | None = None
     evidence: tuple[str, ...] = ()
     inspector: str | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    """An event an item change causes: its catalog type and data (the item snapshot is added
-    by the handler, from the item as it stands after the change)."""
-
-    type: str
-    data: dict
 
 
 @dataclass(frozen=True)
@@ -126,7 +97,7 @@ class Item:
     processed_events: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, *, id: str, actor: Actor, at: datetime, county: str, township: str,
+    def create(cls, *, id: str, actor: Caller, at: datetime, county: str, township: str,
                village: str, problem: str, measure: str, deadline: date,
                responsible: str | None = None, category: str | None = None,
                public: bool = False, cause: str = "created",
@@ -150,7 +121,7 @@ class Item:
     def is_overdue(self, today: date) -> bool:
         return self.status != CLOSED and self.deadline < today
 
-    def transition(self, to: str, *, actor: Actor, at: datetime, reason: str | None = None,
+    def transition(self, to: str, *, actor: Caller, at: datetime, reason: str | None = None,
                    evidence: list[str] | None = None) -> list[Change]:
         """A person moves the item along its lifecycle (POST /v1/items/{id}/transitions)."""
         move = MOVES.get((self.status, to))
@@ -173,7 +144,7 @@ class Item:
         return self._move(to, at=at, actor=actor.sub, reason=reason, cause=move.cause,
                           evidence=evidence or None)
 
-    def apply_check(self, check: Check, *, at: datetime,
+    def apply_check(self, check: ReportedCheck, *, at: datetime,
                     reopen_deadline_days: int) -> list[Change]:
         """Rule R (倒逼整改): what a spot check does to the item, recorded ``at``. A check
         already applied (the same event delivered again) changes nothing."""

@@ -9,7 +9,7 @@ CITY_ONLY_TYPES = frozenset({"inspection.planned"})
 
 
 class Caller(Protocol):
-    """Who is asking: shared.auth.Principal has this shape."""
+    """Who is asking: shared.domain.Caller has this shape."""
 
     sub: str
     role: str

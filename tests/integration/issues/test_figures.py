@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from services.issues import handlers
-from services.issues.domain.model import Actor, local_date
+from services.issues.domain.model import Caller, local_date
 from services.issues.figures import Folder, differences
 from services.issues.repository import (
     MongoFigures,
@@ -27,7 +27,7 @@ from tests.integration.issues.conftest import KEQIAO, YUECHENG
 from tests.processes import environment, python_module
 from tests.support import eventually
 
-CITY = Actor("city", "city_admin")
+CITY = Caller("city", "city_admin")
 
 
 def new_item(repo, county: str, n: int, *, deadline_days: int):

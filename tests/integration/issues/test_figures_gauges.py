@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.issues import handlers
 from services.issues.app import create_app
-from services.issues.domain.model import Actor, local_date
+from services.issues.domain.model import Caller, local_date
 from services.issues.repository import MongoFigures, MongoItemRepository
 from shared import kafka, mongo
 from shared.clock import now_ms
@@ -21,7 +21,7 @@ from tests.integration.issues.conftest import KEQIAO, YUECHENG
 from tests.processes import environment, free_port, python_module
 from tests.support import eventually
 
-CITY = Actor("city", "city_admin")
+CITY = Caller("city", "city_admin")
 GAUGES = ("supervision_items", "supervision_items_overdue")
 
 

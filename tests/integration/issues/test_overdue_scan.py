@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, date, datetime
 
 from services.issues import handlers, scheduler
-from services.issues.domain.model import Actor, Item
+from services.issues.domain.model import Caller, Item
 from services.issues.repository import MongoItemRepository
 from shared.clock import now_ms
 from tests.integration.issues.conftest import YUECHENG
@@ -16,7 +16,7 @@ from tests.support import eventually
 def overdue_items(repo: MongoItemRepository, count: int) -> list[str]:
     ids = []
     for n in range(count):
-        item, _ = Item.create(id=f"late-{n}", actor=Actor("city", "city_admin"),
+        item, _ = Item.create(id=f"late-{n}", actor=Caller("city", "city_admin"),
                               at=datetime(2025, 1, 1, tzinfo=UTC), county=YUECHENG,
                               township="灵芝镇", village=f"第{n}村", problem="问题", measure="措施",
                               deadline=date(2025, 6, 30))

@@ -8,12 +8,12 @@ import pytest
 from prometheus_client import generate_latest
 
 from services.issues import metrics
-from services.issues.domain.model import Actor, Check, Item, local_date
+from services.issues.domain.model import Caller, Check, Item, local_date
 from services.issues.domain.ranking import Quarter
 from services.issues.repository import MongoFigures, county_figures
 from tests.integration.issues.conftest import KEQIAO, YUECHENG
 
-CITY = Actor("city", "city_admin")
+CITY = Caller("city", "city_admin")
 TODAY = local_date(datetime.now(UTC))
 QUARTER = Quarter.of(TODAY)
 

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from services.inspections.domain.model import CopiedItem, Inspection, TeamMember, Viewer
+from services.inspections.domain.model import CopiedItem, Inspection, TeamMember
+from shared.domain import Caller
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 YUECHENG, KEQIAO, SHANGYU = "330602", "330603", "330604"
-
-
-@dataclass(frozen=True)
-class Caller:
-    sub: str
-    role: str
-    county: str | None = None
-    city: str | None = None
 
 
 CITY = Caller("city", "city_admin")
@@ -83,7 +76,7 @@ class FakeInspections:
         self._keep(inspection)
         return True
 
-    def list(self, viewer: Viewer, *, status, target_county, after, limit) -> list[Inspection]:
+    def list(self, viewer: Caller, *, status, target_county, after, limit) -> list[Inspection]:
         rows = sorted(self.stored.values(), key=lambda i: (i.planned_at, i.id), reverse=True)
         rows = [i for i in rows if i.visible_to(viewer)
                 and (status is None or i.status == status)

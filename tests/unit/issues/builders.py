@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from services.issues.domain.model import Actor, Check, Item
+from services.issues.domain.model import Caller, Item, ReportedCheck
 
 YUECHENG, KEQIAO = "330602", "330603"
-CITY = Actor("city-officer", "city_admin")
-YUECHENG_ADMIN = Actor("yc-admin", "county_admin", YUECHENG)
-KEQIAO_ADMIN = Actor("kq-admin", "county_admin", KEQIAO)
-INSPECTOR = Actor("inspector-1", "inspector", KEQIAO)
+CITY = Caller("city-officer", "city_admin")
+YUECHENG_ADMIN = Caller("yc-admin", "county_admin", YUECHENG)
+KEQIAO_ADMIN = Caller("kq-admin", "county_admin", KEQIAO)
+INSPECTOR = Caller("inspector-1", "inspector", KEQIAO)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -30,7 +30,7 @@ def new_item(county: str = YUECHENG, deadline: date = date(2026, 6, 30), **field
 
 def closed_item(at: datetime | None = None, **fields) -> Item:
     item = new_item(**fields)
-    county_admin = Actor("admin", "county_admin", item.county)
+    county_admin = Caller("admin", "county_admin", item.county)
     item.transition("in_progress", actor=county_admin, at=later(1))
     item.transition("pending_verification", actor=county_admin, at=later(2),
                     evidence=["承诺书照片.jpg"])
@@ -38,12 +38,12 @@ def closed_item(at: datetime | None = None, **fields) -> Item:
     return item
 
 
-def failed_check(observed_at: datetime, findings: str = "承诺书未公示") -> Check:
-    return Check(event_id=str(uuid.uuid4()), inspection_id="insp-1", passed=False,
+def failed_check(observed_at: datetime, findings: str = "承诺书未公示") -> ReportedCheck:
+    return ReportedCheck(event_id=str(uuid.uuid4()), inspection_id="insp-1", passed=False,
                  observed_at=observed_at, findings=findings, evidence=("现场照片.jpg",),
                  inspector="inspector-1")
 
 
-def passed_check(observed_at: datetime) -> Check:
-    return Check(event_id=str(uuid.uuid4()), inspection_id="insp-1", passed=True,
+def passed_check(observed_at: datetime) -> ReportedCheck:
+    return ReportedCheck(event_id=str(uuid.uuid4()), inspection_id="insp-1", passed=True,
                  observed_at=observed_at, findings="台账齐全")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.issues.domain.model import (
-    Actor,
+    Caller,
     DomainError,
     Item,
     MissingInput,
@@ -100,7 +100,7 @@ def test_another_county_admin_may_not_move_the_item():
 @pytest.mark.parametrize("role", ["inspector", "subscriber"])
 def test_inspectors_and_subscribers_never_move_items(role):
     with pytest.raises(NotPermitted):
-        new_item().transition("in_progress", actor=Actor("x", role, "330602"), at=later(1))
+        new_item().transition("in_progress", actor=Caller("x", role, "330602"), at=later(1))
 
 
 def test_a_closed_item_leaves_closed_only_by_reopening():

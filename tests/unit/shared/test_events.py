@@ -112,7 +112,7 @@ def test_an_event_whose_data_breaks_its_schema_is_invalid():
 def test_docs_events_md_is_written_from_the_catalog_and_up_to_date():
     from pathlib import Path
 
-    from shared.events import catalog_markdown
+    from tools.events_doc import catalog_markdown
 
     doc = Path(__file__).resolve().parents[3] / "docs" / "events.md"
     assert doc.read_text() == catalog_markdown(), "run `make docs` to regenerate docs/events.md"
