@@ -138,12 +138,12 @@ class Verifier:
             raise Unauthorized("The token has expired.") from exc
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
             raise Unauthorized(f"The token is not valid: {exc}.") from exc
-        offered = _claim(claims, s.oidc_role_claim)
+        offered = claim(claims, s.oidc_role_claim)
         roles = offered if isinstance(offered, list) else [offered]
         return caller_from({
             "sub": claims["sub"], "role": next((r for r in roles if r in ROLES), offered),
-            "county": _claim(claims, s.oidc_county_claim),
-            "city": _claim(claims, s.oidc_city_claim)})
+            "county": claim(claims, s.oidc_county_claim),
+            "city": claim(claims, s.oidc_city_claim)})
 
     def _keys(self) -> jwt.PyJWKClient:
         """The issuer's key set, fetched when a key is first needed and kept
@@ -168,7 +168,7 @@ def _discovered_jwks_url(issuer: str) -> str:
             f"no jwks_uri from {issuer}'s OpenID configuration: {exc}") from exc
 
 
-def _claim(claims: dict, path: str):
+def claim(claims: dict, path: str):
     """A claim by name, or by a dotted path into nested claims (``realm_access.roles``)."""
     value = claims
     for part in path.split("."):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from shared import divisions
-from shared.auth import COUNTY_ROLES, ROLES
+from shared.auth import COUNTY_ROLES, ROLES, claim
 
 ROLE_LABELS = {"city_admin": "市级管理员", "county_admin": "县区管理员", "inspector": "督查组成员",
                "subscriber": "县区系统"}
@@ -34,28 +34,18 @@ class Person:
         return asdict(self)
 
 
-def _claim(claims: dict, path: str):
-    """A claim by name, or by a dotted path into nested claims (``realm_access.roles``)."""
-    value = claims
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def person_from_claims(claims: dict, *, role_claim: str, county_claim: str) -> Person:
     """The person an ID token's claims describe; ValueError says why none can be made.
 
     The role claim may hold one role or a list of them (a group list): the first of the
     contract's roles found is taken. Every role but the city's needs a known county.
     """
-    raw = _claim(claims, role_claim)
+    raw = claim(claims, role_claim)
     offered = raw if isinstance(raw, list) else [raw]
     role = next((r for r in offered if r in ROLES), None)
     if role is None:
         raise ValueError(f"身份声明 {role_claim} 中没有可用的角色（{', '.join(ROLES)}）。")
-    county = _claim(claims, county_claim)
+    county = claim(claims, county_claim)
     if role in COUNTY_ROLES:
         if not (isinstance(county, str) and divisions.current().is_county(county)):
             raise ValueError(f"身份声明 {county_claim} 没有给出已知的县区代码。")
