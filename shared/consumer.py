@@ -29,8 +29,9 @@ from kafka.structs import OffsetAndMetadata
 
 from shared import logging as slog
 from shared import mongo, process
+from shared.clock import now
 from shared.config import Settings
-from shared.events import Event, InvalidEvent, dlq_topic, now, parse
+from shared.events import Event, InvalidEvent, dlq_topic, parse
 from shared.kafka import consumer as make_consumer
 from shared.kafka import producer as make_producer
 from shared.metrics import CONSUMER_LAG, EVENT_HANDLING, EVENT_LAG, EVENTS_CONSUMED

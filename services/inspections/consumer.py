@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from services.inspections import SERVICE, bootstrap, handlers
 from services.inspections.domain.model import CopiedItem
+from shared.clock import now
 from shared.config import Settings
 from shared.consumer import DUPLICATE, PROCESSED, BatchHandler, Handler, run_consumer
-from shared.events import CATALOG, ISSUES_TOPIC, Event, now
+from shared.events import CATALOG, ISSUES_TOPIC, Event
 
 ITEM_EVENTS = tuple(name for name, spec in CATALOG.items() if spec.topic == ISSUES_TOPIC)
 

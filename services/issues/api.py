@@ -49,7 +49,6 @@ from shared.errors import (
     PreconditionRequired,
     Unprocessable,
 )
-from shared.events import now
 from shared.pagination import decode_cursor, encode_cursor, page_schema
 from shared.web import wiring
 
@@ -73,7 +72,7 @@ def repository() -> MongoItemRepository:
 
 
 def today():
-    return local_date(now())
+    return local_date(clock.now())
 
 
 def item_scope(caller: Caller) -> str | None:

@@ -41,9 +41,10 @@ from services.issues.domain.model import local_date
 from services.issues.repository import MongoFigures, ensure_indexes, tally_id
 from shared import logging as slog
 from shared import mongo, process
+from shared.clock import now
 from shared.config import Settings
 from shared.consumer import DUPLICATE, PROCESSED, ConsumerRunner, TransientError, record_position
-from shared.events import CATALOG, ISSUES_TOPIC, Event, now
+from shared.events import CATALOG, ISSUES_TOPIC, Event
 from shared.kafka import consumer as make_consumer
 from shared.outbox import lease
 

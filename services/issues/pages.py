@@ -15,8 +15,8 @@ from services.issues import repository
 from services.issues.domain.model import STATUSES, local_date
 from services.issues.domain.ranking import Quarter
 from shared import divisions
+from shared.clock import now
 from shared.errors import NotFound
-from shared.events import now
 from shared.web import wiring
 
 blp = Blueprint("pages", __name__, template_folder="templates",

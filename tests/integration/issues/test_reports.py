@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from services.issues import metrics
-from services.issues.domain.model import Caller, Check, Item, local_date
+from services.issues.domain.model import Caller, Item, ReportedCheck, local_date
 from services.issues.domain.ranking import Quarter
 from services.issues.repository import MongoFigures, county_figures
 from tests.integration.issues.conftest import KEQIAO, YUECHENG
@@ -34,7 +34,7 @@ def given(repo, county: str, *, created_days_ago: int = 40, deadline: date | Non
                         evidence=["e"])
         item.transition("closed", actor=CITY, at=created + timedelta(days=closed_after_days))
     if reopened:
-        item.apply_check(Check("ev-" + item.id, "insp", False, datetime.now(UTC)),
+        item.apply_check(ReportedCheck("ev-" + item.id, "insp", False, datetime.now(UTC)),
                          at=datetime.now(UTC), reopen_deadline_days=30)
     repo.add(item, [])
     return item

@@ -8,9 +8,10 @@ from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 from pymongo.errors import AutoReconnect, OperationFailure
 
+from shared.clock import now
 from shared.config import Settings
 from shared.consumer import ATTEMPTS_BEFORE_DEAD_LETTER, PROCESSED, ConsumerRunner
-from shared.events import encode, new_event, now
+from shared.events import encode, new_event
 
 Record = namedtuple("Record", "topic partition offset key value headers")
 TP = TopicPartition("t", 0)
