@@ -21,8 +21,8 @@ K8S = ROOT / "deploy" / "k8s"
 IMAGE = "supervision:latest"
 WEB_SERVICES = ("issues", "inspections", "notifications", "web")
 # docs/api.md, "Services".
-CONTRACT_PORTS = {"web": 8000, "issues": 8001, "inspections": 8002, "notifications": 8003, "kafka": 9092,
-                  "mongo": 27017, "prometheus": 9090, "grafana": 3000}
+CONTRACT_PORTS = {"web": 8000, "issues": 8001, "inspections": 8002, "notifications": 8003,
+                  "kafka": 9092, "mongo": 27017, "prometheus": 9090, "grafana": 3000}
 TOPIC_BOOTSTRAP = ["python", "-m", "shared.kafka", "ensure-topics"]
 
 _ENV_READ = re.compile(r"""(?:environ|env)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]*)["']""")
