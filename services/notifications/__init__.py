@@ -1,1 +1,3 @@
 """The notifications service: subscriptions, signed webhook deliveries and the pull feed."""
+
+SERVICE = "notifications"

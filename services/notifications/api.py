@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.notifications import handlers
 from services.notifications.domain.feed import FeedPosition
 from services.notifications.domain.subscriptions import Subscription
-from services.notifications.handlers import Destinations
 from services.notifications.metrics import FEED_LAG
-from services.notifications.repository import Stores
 from services.notifications.schemas import (
     AttemptPage,
     FeedArgs,
@@ -28,38 +23,13 @@ from services.notifications.schemas import (
     SubscriptionOut,
     SubscriptionPage,
 )
-from shared import idempotency, mongo
+from shared import idempotency
 from shared.auth import Caller, require
-from shared.config import Settings
-from shared.errors import ApiError
-from shared.pagination import PageArgs, decode_cursor, encode_cursor
+from shared.clock import now_ms
+from shared.pagination import PageArgs, decode_cursor, encode_cursor, time_and_id
+from shared.web import wiring
 
-SERVICE = "notifications"
 OWNERS = ("city_admin", "county_admin", "subscriber")
-
-
-@dataclass(frozen=True)
-class Wiring:
-    """What the views hand to the handlers; built once by create_app."""
-
-    settings: Settings
-    destinations: Destinations
-    secret_grace: timedelta
-
-    @property
-    def stores(self) -> Stores:
-        # Looked up per request: the database client is per process (fork-safe under gunicorn).
-        return Stores.on(mongo.database(self.settings, SERVICE))
-
-
-def _wiring() -> Wiring:
-    return current_app.extensions["notifications"]
-
-
-def _now() -> datetime:
-    # To the millisecond, as the database keeps it, so a repeated answer is the same answer.
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 subscriptions = Blueprint(
@@ -72,7 +42,7 @@ subscriptions = Blueprint(
 @subscriptions.route("")
 class SubscriptionList(MethodView):
     @require(*OWNERS)
-    @idempotency.idempotent(lambda: mongo.database(_wiring().settings, SERVICE))
+    @idempotency.idempotent(lambda: wiring().db)
     @subscriptions.arguments(SubscriptionIn)
     @subscriptions.response(201, SubscriptionCreated)
     @subscriptions.alt_response(200, schema=SubscriptionCreated,
@@ -85,10 +55,10 @@ class SubscriptionList(MethodView):
         unspecified or metadata address are refused (422) unless WEBHOOK_ALLOWED_HOSTS admits
         them. With an Idempotency-Key, a retry answers the first result again (secret included).
         """
-        w = _wiring()
+        w = wiring()
         subscription, created = handlers.create_subscription(
             w.stores, caller, body, key=idempotency.key(), destinations=w.destinations,
-            now=_now())
+            now=now_ms())
         return _created(subscription), 201 if created else 200
 
     @require(*OWNERS)
@@ -97,7 +67,7 @@ class SubscriptionList(MethodView):
     def get(self, args: dict, caller: Caller):
         """The caller's subscriptions (every one for city_admin); no secrets."""
         after = (decode_cursor(args["cursor"]) or {}).get("after")
-        page = handlers.list_subscriptions(_wiring().stores, caller, after, args["limit"] + 1)
+        page = handlers.list_subscriptions(wiring().stores, caller, after, args["limit"] + 1)
         more = len(page) > args["limit"]
         page = page[: args["limit"]]
         return {"items": page,
@@ -110,13 +80,13 @@ class SubscriptionOne(MethodView):
     @subscriptions.response(200, SubscriptionOut)
     def get(self, id_: str, caller: Caller):
         """One subscription; its secret is never shown again."""
-        return handlers.subscription_of(_wiring().stores, caller, id_)
+        return handlers.subscription_of(wiring().stores, caller, id_)
 
     @require(*OWNERS)
     @subscriptions.response(204)
     def delete(self, id_: str, caller: Caller):
         """Stop the subscription: nothing more is delivered to it; it no longer shows."""
-        handlers.change_subscription(_wiring().stores, caller, id_, Subscription.delete)
+        handlers.change_subscription(wiring().stores, caller, id_, Subscription.delete)
 
 
 @subscriptions.post("/<id_>/rotate-secret")
@@ -125,9 +95,9 @@ class SubscriptionOne(MethodView):
 def rotate_secret(id_: str, caller: Caller):
     """A new signing secret, shown once. The previous one keeps signing beside it (two
     signatures in webhook-signature) for WEBHOOK_SECRET_GRACE_SECONDS (default one day)."""
-    w = _wiring()
+    w = wiring()
     subscription, secret = handlers.rotate_secret(w.stores, caller, id_,
-                                                  grace=w.secret_grace, now=_now())
+                                                  grace=w.secret_grace, now=now_ms())
     previous = [s.expires_at for s in subscription.secrets[1:] if s.expires_at]
     return {"id": subscription.id, "secret": secret,
             "previous_secret_expires_at": max(previous, default=None)}
@@ -139,7 +109,7 @@ def rotate_secret(id_: str, caller: Caller):
 def enable(id_: str, caller: Caller):
     """Re-enable a subscription disabled by a 410 Gone. Events that arrived while it was
     disabled were not queued for it: replay from its `disabled_at` to get them."""
-    subscription, _ = handlers.change_subscription(_wiring().stores, caller, id_,
+    subscription, _ = handlers.change_subscription(wiring().stores, caller, id_,
                                                    Subscription.enable)
     return subscription
 
@@ -151,15 +121,8 @@ def enable(id_: str, caller: Caller):
 def deliveries(args: dict, id_: str, caller: Caller):
     """Every delivery attempt, newest first: event, time, HTTP status, latency, error and
     when the next attempt is due."""
-    position = decode_cursor(args["cursor"])
-    before = None
-    if position is not None:
-        try:
-            before = (datetime.fromisoformat(position["at"]), str(position["id"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ApiError("The cursor is not one this service gave out.",
-                           errors={"cursor": ["Not a valid cursor."]}) from exc
-    page = handlers.delivery_log(_wiring().stores, caller, id_, before, args["limit"] + 1)
+    before = decode_cursor(args["cursor"], time_and_id)
+    page = handlers.delivery_log(wiring().stores, caller, id_, before, args["limit"] + 1)
     more = len(page) > args["limit"]
     page = page[: args["limit"]]
     cursor = encode_cursor({"at": page[-1].at.isoformat(), "id": page[-1].id}) if more else None
@@ -173,8 +136,8 @@ def deliveries(args: dict, id_: str, caller: Caller):
 def replay(body: dict, id_: str, caller: Caller):
     """Deliver again every stored event since `since` that the subscription wants, from the
     first attempt (the same webhook-id as before, so receivers can tell a repeat)."""
-    count, more = handlers.replay(_wiring().stores, caller, id_, since=body["since"],
-                                  now=_now())
+    count, more = handlers.replay(wiring().stores, caller, id_, since=body["since"],
+                                  now=now_ms())
     return {"replayed": count, "continue_since": more}
 
 
@@ -197,22 +160,21 @@ def read_feed(args: dict, caller: Caller):
     share a partition and so always come in order. `wait` (up to 30 s) holds the request until
     an event comes.
     """
-    position = FeedPosition(_offsets(args["after"]))
+    position = FeedPosition(decode_cursor(args["after"], _offsets, field="after") or {})
     types = {t.strip() for t in args["types"].split(",") if t.strip()} if args["types"] else None
-    page = handlers.wait_for_feed(_wiring().stores, caller, position, types, args["limit"],
+    page = handlers.wait_for_feed(wiring().stores, caller, position, types, args["limit"],
                                   wait=args["wait"])
-    now = _now()
+    now = now_ms()
     for event in page:
         FEED_LAG.observe(max((now - event.time).total_seconds(), 0))
     return {"items": [e.envelope for e in page], "next_cursor": encode_cursor(position.offsets)}
 
 
-def _offsets(cursor: str | None) -> dict[str, int]:
-    offsets = decode_cursor(cursor) or {}
-    if not all(isinstance(k, str) and type(v) is int for k, v in offsets.items()):
-        raise ApiError("The cursor is not one this service gave out.",
-                       errors={"after": ["Not a valid cursor."]})
-    return offsets
+def _offsets(position: dict) -> dict[str, int]:
+    """A cursor reader: the last offset served per partition."""
+    if not all(isinstance(k, str) and type(v) is int for k, v in position.items()):
+        raise TypeError("a feed cursor holds an offset per partition")
+    return position
 
 
 def _created(subscription: Subscription) -> dict:

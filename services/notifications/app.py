@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
-
 from flask import Flask
 
-from services.notifications import api
-from services.notifications.domain.url_safety import AllowList
-from services.notifications.handlers import Destinations
+from services.notifications import SERVICE, api, bootstrap
 from services.notifications.metrics import DeliveryBacklog
-from services.notifications.outbound import resolve
-from services.notifications.repository import Deliveries, ensure_indexes
-from shared import auth, mongo
+from shared import auth
 from shared import logging as slog
+from shared.clock import now
 from shared.config import Settings
-from shared.kafka import reachable
 from shared.metrics import ReadAtMostEvery
-from shared.web import create_service_app
+from shared.web import create_service_app, readiness
 
 DESCRIPTION = """Delivers the events of the issues and inspections services to county systems
 (县区系统) and the city: as signed webhooks (Standard Webhooks) and as a pull feed.
@@ -30,40 +23,17 @@ Webhooks: at least once, retried on WEBHOOK_RETRY_SCHEDULE, then failed and repl
 410 Gone disables the subscription. The events of one subject reach a subscription in the order
 the service received them; `itemversion` lets a receiver drop stale or repeated item events."""
 
-DEFAULT_SECRET_GRACE_SECONDS = 86400
-
-
-def secret_grace() -> timedelta:
-    """How long a rotated-out secret keeps signing (WEBHOOK_SECRET_GRACE_SECONDS)."""
-    return timedelta(seconds=int(os.environ.get("WEBHOOK_SECRET_GRACE_SECONDS",
-                                                DEFAULT_SECRET_GRACE_SECONDS)))
-
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    slog.configure(api.SERVICE, settings.log_level)
-    ensure_indexes(mongo.database(settings, api.SERVICE))
-
-    def database() -> str | None:
-        mongo.ping(mongo.database(settings, api.SERVICE))
-        return None
-
-    def kafka() -> str | None:
-        return None if reachable(settings) else "Kafka is not reachable"
-
-    backlog = ReadAtMostEvery(DeliveryBacklog(
-        lambda now: Deliveries(mongo.database(settings, api.SERVICE)).counts(now),
-        lambda: datetime.now(UTC)))
-
+    slog.configure(SERVICE, settings.log_level)
+    notifications = bootstrap.build(settings)
+    backlog = ReadAtMostEvery(DeliveryBacklog(notifications.stores.deliveries.counts, now))
     app, smorest = create_service_app(
-        api.SERVICE, title="supervision notifications", description=DESCRIPTION,
-        settings=settings, readiness={"database": database, "kafka": kafka},
-        metrics_collectors=lambda: [backlog])
-    app.extensions["notifications"] = api.Wiring(
-        settings=settings,
-        destinations=Destinations(resolve, AllowList.parse(settings.webhook_allowed_hosts)),
-        secret_grace=secret_grace())
+        SERVICE, title="supervision notifications", description=DESCRIPTION,
+        settings=settings, readiness=readiness(settings, notifications.db),
+        metrics_collectors=lambda: [backlog], wiring=notifications)
     smorest.register_blueprint(api.subscriptions)
     smorest.register_blueprint(api.feed)
-    app.before_request(auth.whole_region_only(api.SERVICE))
+    app.before_request(auth.whole_region_only(SERVICE))
     return app

@@ -7,32 +7,19 @@ back to one at a time, through the same function, when a batch fails."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import cache
-
-from services.notifications import handlers
-from services.notifications.repository import Stores, ensure_indexes
-from shared import mongo
+from services.notifications import SERVICE, bootstrap, handlers
+from shared.clock import now
 from shared.config import Settings
 from shared.consumer import BatchHandler, Handler, PermanentError, record_position, run_consumer
 from shared.events import CATALOG, TOPICS, Event
 
-SERVICE = "notifications"
-
-
-@cache
-def _stores(settings: Settings) -> Stores:
-    db = mongo.database(settings, SERVICE)
-    ensure_indexes(db)
-    return Stores.on(db)
-
 
 def batch_handler_for(settings: Settings) -> BatchHandler:
-    stores = _stores(settings)
+    stores = bootstrap.build(settings).stores
 
     def record_all(batch: list[tuple[Event, tuple[str, int, int]]]) -> list[str]:
         return handlers.record_events(stores, batch, schedule=settings.webhook_retry_schedule,
-                                      now=datetime.now(UTC))
+                                      now=now())
 
     return record_all
 

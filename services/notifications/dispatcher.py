@@ -16,40 +16,32 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 
-from services.notifications import handlers
+from services.notifications import SERVICE, bootstrap, handlers
 from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.deliveries import FAILED, Attempt, Delivery
 from services.notifications.domain.retention import Retention
 from services.notifications.domain.subscriptions import ACTIVE
-from services.notifications.domain.url_safety import AllowList
-from services.notifications.handlers import Destinations, Send
+from services.notifications.handlers import Send
 from services.notifications.metrics import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERY_LAG,
     WEBHOOK_FAILED,
     WEBHOOK_LATENCY,
 )
-from services.notifications.outbound import Sender, connects, resolve
-from services.notifications.repository import Stores, Sweeper
-from shared import logging as slog
-from shared import mongo
+from services.notifications.outbound import Sender, connects
+from services.notifications.repository import Sweeper
+from shared import process
+from shared.clock import now as _now
 from shared.config import Settings
-from shared.metrics import serve_from_env as serve_metrics_from_env
 
-SERVICE = "notifications"
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Dispatcher:
@@ -57,15 +49,15 @@ class Dispatcher:
                  lease_seconds: float = 60.0, idle_seconds: float = 0.1,
                  send: Send | None = None):
         self.settings = settings
-        db = mongo.database(settings, SERVICE)
-        self.stores = Stores.on(db)
-        self.sweeper = Sweeper(db)
+        notifications = bootstrap.build(settings)
+        self.stores = notifications.stores
+        self.sweeper = Sweeper(notifications.db)
         self.retention = Retention.of(
             event_days=settings.notifications_event_retention_days,
             attempt_days=settings.notifications_attempt_retention_days,
             claim_days=settings.delivery_claim_retention_days,
             retry_schedule=settings.webhook_retry_schedule)
-        self.destinations = Destinations(resolve, AllowList.parse(settings.webhook_allowed_hosts))
+        self.destinations = notifications.destinations
         self.send = send or Sender(settings.webhook_timeout_seconds)
         self.concurrency = concurrency
         self.per_subscription = per_subscription
@@ -232,12 +224,8 @@ def _observe(delivery: Delivery, attempt: Attempt) -> None:
 
 
 def main() -> None:
-    settings = Settings.from_env()
-    slog.configure(f"{SERVICE}-dispatcher", settings.log_level)
-    serve_metrics_from_env()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    settings = process.start(f"{SERVICE}-dispatcher")
+    stop = process.stop_on_signals()
     Dispatcher.from_env(settings).run(stop)
 
 
