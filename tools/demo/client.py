@@ -41,14 +41,20 @@ class ApiFailure(DemoError):
 class Tokens:
     """Bearer tokens for the demo's actors, minted with the deployment's secret."""
 
+    CITY_SUB = "demo-city@330600"
+
     def __init__(self, settings: Settings):
         self._secret = settings.jwt_secret
 
+    @staticmethod
+    def county_sub(county: str) -> str:
+        return f"demo-county-admin@{county}"
+
     def city(self) -> str:
-        return mint(self._secret, sub="demo-city@330600", role="city_admin")
+        return mint(self._secret, sub=self.CITY_SUB, role="city_admin")
 
     def county_admin(self, county: str) -> str:
-        return mint(self._secret, sub=f"demo-county-admin@{county}", role="county_admin",
+        return mint(self._secret, sub=self.county_sub(county), role="county_admin",
                     county=county)
 
     def inspector(self, sub: str, home_county: str) -> str:
