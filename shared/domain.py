@@ -76,7 +76,8 @@ class Unknown(DomainError):
 class Change:
     """An event a change causes, as the domain states it: its catalog type and data, and where
     they are not the aggregate's own, its subject (a check's item) and county. The handlers
-    make a CloudEvent of it and save it with the change, in one insert."""
+    make CloudEvents of them (shared.events.envelopes) and save them with the change, in one
+    insert."""
 
     type: str
     data: dict

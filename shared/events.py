@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared.clock import now
+from shared.domain import Change
 
 SPECVERSION = "1.0"
 ISSUES_TOPIC = "supervision.issues.v1"
@@ -265,6 +266,16 @@ def new_event(type_: str, *, subject: str, county: str, data: dict,
     if itemversion is not None:
         envelope["itemversion"] = itemversion
     return envelope
+
+
+def envelopes(changes: Iterable[Change], *, subject: str, county: str,
+              carried: dict | None = None, itemversion: int | None = None) -> list[dict]:
+    """The CloudEvents of what one change of an aggregate caused, to be saved with it: each
+    with its ``Change``'s own subject and county where it names them, else the aggregate's,
+    and ``carried`` (the state it carries) joined to its data."""
+    return [new_event(c.type, subject=c.subject or subject, county=c.county or county,
+                      data={**c.data, **(carried or {})}, itemversion=itemversion)
+            for c in changes]
 
 
 def encode(envelope: dict) -> bytes:

@@ -1,6 +1,7 @@
 """Use cases of the inspections service: load through a repository, ask the domain, save.
 
-Events travel in the same write as the change (the repositories put them in the outbox).
+The domain states the events a change causes as ``Change``s; ``_events`` makes CloudEvents of
+them, and they travel in the same write as the change (the repository's outbox).
 Refusals are shared.domain kinds, answered as problem+json by shared.errors.
 """
 
@@ -27,6 +28,7 @@ from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
 from shared.divisions import in_city
 from shared.domain import Caller, NotPermitted, Unknown
+from shared.events import envelopes
 from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 
 # A change lost to a concurrent one is decided again on fresh state, a few times at most.
@@ -95,7 +97,7 @@ def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspec
             team=command.team, window_start=command.window_start, window_end=command.window_end,
             item_ids=item_ids, sample=sample, planned_by=planned_by.sub, now=now,
             fingerprint=fingerprint)
-        if inspections.add(inspection):
+        if inspections.add(inspection, _events(inspection)):
             return view(items, inspection, planned_by)
         existing = inspections.get(inspection_id)  # the same key won a race a moment ago
     if existing is None or existing.fingerprint != fingerprint:
@@ -213,9 +215,17 @@ def _change(inspections: InspectionRepository, inspection_id: str, viewer: Calle
     """Apply ``change`` and save under optimistic concurrency, deciding again when overtaken."""
     for _ in range(ATTEMPTS):
         inspection = _visible(inspections, inspection_id, viewer)
-        if not change(inspection) or inspections.save(inspection):
+        if not change(inspection) or inspections.save(inspection, _events(inspection)):
             return inspection
     raise WrongStatus("The inspection kept changing while this request was decided; try again.")
+
+
+def _events(inspection: Inspection) -> list[dict]:
+    """The CloudEvents of the inspection's change, handed over to be saved with it."""
+    events = envelopes(inspection.events, subject=inspection.id,
+                       county=inspection.target_county)
+    inspection.events.clear()
+    return events
 
 
 def _choose_items(items: ItemCopy, command: PlanInspection, now: datetime,

@@ -28,7 +28,6 @@ from services.inspections.domain.model import (
 from shared import divisions, mongo
 from shared.changelog import ChangeLog
 from shared.domain import Caller
-from shared.events import new_event
 
 INSPECTIONS, CHANGES, ITEMS = "inspections", "inspection_changes", "items"
 
@@ -36,11 +35,12 @@ INSPECTIONS, CHANGES, ITEMS = "inspections", "inspection_changes", "items"
 class InspectionRepository(Protocol):
     def get(self, inspection_id: str) -> Inspection | None: ...
 
-    def add(self, inspection: Inspection) -> bool:
+    def add(self, inspection: Inspection, events: list[dict]) -> bool:
         """Insert with its events; False when an inspection with this id exists already."""
 
-    def save(self, inspection: Inspection) -> bool:
-        """Write the change and its events; False when somebody else changed it first."""
+    def save(self, inspection: Inspection, events: list[dict]) -> bool:
+        """Record the change that brought ``inspection`` to its version, with its events;
+        False when somebody else changed it first (read again, decide again)."""
 
     def list(self, viewer: Caller, *, status: str | None, target_county: str | None,
              after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
@@ -99,22 +99,11 @@ class MongoInspections:
         doc = self.log.get(inspection_id)
         return _inspection(doc) if doc else None
 
-    def add(self, inspection: Inspection) -> bool:
-        return self._record(inspection)
+    def add(self, inspection: Inspection, events: list[dict]) -> bool:
+        return self.log.record(_document(inspection), events)
 
-    def save(self, inspection: Inspection) -> bool:
-        inspection.version += 1
-        if self._record(inspection):
-            return True
-        inspection.version -= 1
-        return False
-
-    def _record(self, inspection: Inspection) -> bool:
-        """Record the inspection at its version; False when that version exists already."""
-        if not self.log.record(_document(inspection), _envelopes(inspection)):
-            return False
-        inspection.events.clear()
-        return True
+    def save(self, inspection: Inspection, events: list[dict]) -> bool:
+        return self.log.record(_document(inspection), events)
 
     def list(self, viewer: Caller, *, status: str | None, target_county: str | None,
              after: tuple[datetime, str] | None, limit: int) -> list[Inspection]:
@@ -176,11 +165,6 @@ class MongoItemCopy:
 
 
 # --- mapping ------------------------------------------------------------------------------
-
-def _envelopes(inspection: Inspection) -> list[dict]:
-    return [new_event(e.type, subject=e.subject, county=e.county, data=e.data)
-            for e in inspection.events]
-
 
 def _document(inspection: Inspection) -> dict:
     doc = {

@@ -29,7 +29,8 @@ from shared.clock import now_ms
 from shared.consumer import DUPLICATE as EVENT_DUPLICATE
 from shared.consumer import PROCESSED, PermanentError, TransientError
 from shared.domain import Unknown, WrongState
-from shared.events import Event, new_event
+from shared.events import Event
+from shared.events import envelopes as events_of
 
 SAVE_ATTEMPTS = 5  # optimistic concurrency: reload and decide again this many times
 
@@ -55,10 +56,8 @@ class IdempotencyMismatch(WrongState):
 
 def envelopes(item: Item, changes: list[Change], today: date) -> list[dict]:
     """CloudEvents for ``changes``, each carrying the item as it stands after them."""
-    state = item.snapshot(today)
-    return [new_event(c.type, subject=item.id, county=item.county,
-                      data={**c.data, "item": state}, itemversion=item.version)
-            for c in changes]
+    return events_of(changes, subject=item.id, county=item.county,
+                     carried={"item": item.snapshot(today)}, itemversion=item.version)
 
 
 @dataclass(frozen=True)

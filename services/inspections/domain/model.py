@@ -2,8 +2,9 @@
 
 An inspection is planned by the city against one target county, started on site by a member
 of its team, and completed by one filing of results; the city may cancel it before that.
-Every change appends the events it causes to ``inspection.events``; the handlers put them in the
-outbox with the change. Nothing here does I/O.
+Every change bumps ``version`` and appends the events it causes to ``inspection.events`` as
+``Change``s; the handlers make CloudEvents of them and save them with the change. Nothing here
+does I/O.
 """
 
 from __future__ import annotations
@@ -207,6 +208,7 @@ class Inspection:
                 f"The inspection can start only within its window, {self.window_start.isoformat()}"
                 f" to {self.window_end.isoformat()}.")
         self.status, self.started_at, self.started_by = IN_PROGRESS, now, by.sub
+        self.version += 1
         self._raise("inspection.started", {
             "inspection_id": self.id, "target_county": self.target_county, "kind": self.kind,
             "item_ids": list(self.item_ids), "started_at": now, "started_by": by.sub})
@@ -238,6 +240,7 @@ class Inspection:
         self.status, self.completed_at = COMPLETED, now
         self.checks, self.new_problems = list(checks), list(new_problems)
         self.filing = Filing(by=by.sub, at=now, key=key, fingerprint=fingerprint)
+        self.version += 1
         for check in checks:
             self._raise(f"inspection.check_{'passed' if check.outcome == PASS else 'failed'}", {
                 "inspection_id": self.id, "item_id": check.item_id,
@@ -271,6 +274,7 @@ class Inspection:
             raise WrongStatus(f"The inspection is {self.status}; it can no longer be cancelled.")
         self.status, self.cancelled_at = CANCELLED, now
         self.cancelled_by, self.cancel_reason = by.sub, reason
+        self.version += 1
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.inspections.domain.model import CopiedItem, Inspection, TeamMember
 from shared.domain import Caller
+from shared.events import encode, parse
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 YUECHENG, KEQIAO, SHANGYU = "330602", "330603", "330604"
@@ -52,28 +53,28 @@ class FakeInspections:
         self.stored: dict[str, Inspection] = {}
         self.published: list = []
         self.overtake_next_save = False  # simulates a concurrent writer winning once
-        for inspection in existing:
-            self.add(inspection)
+        for inspection in existing:  # stored as a repository gives them back: no events
+            inspection.events.clear()
+            self.stored[inspection.id] = copy.deepcopy(inspection)
 
     def get(self, inspection_id: str) -> Inspection | None:
         found = self.stored.get(inspection_id)
         return copy.deepcopy(found) if found else None
 
-    def add(self, inspection: Inspection) -> bool:
+    def add(self, inspection: Inspection, events: list[dict]) -> bool:
         if inspection.id in self.stored:
             return False
-        self._keep(inspection)
+        self._keep(inspection, events)
         return True
 
-    def save(self, inspection: Inspection) -> bool:
+    def save(self, inspection: Inspection, events: list[dict]) -> bool:
         if self.overtake_next_save:
             self.overtake_next_save = False
             self.stored[inspection.id].version += 1
             return False
-        if self.stored[inspection.id].version != inspection.version:
+        if self.stored[inspection.id].version != inspection.version - 1:
             return False
-        inspection.version += 1
-        self._keep(inspection)
+        self._keep(inspection, events)
         return True
 
     def list(self, viewer: Caller, *, status, target_county, after, limit) -> list[Inspection]:
@@ -84,9 +85,9 @@ class FakeInspections:
                 and (after is None or (i.planned_at, i.id) < after)]
         return [copy.deepcopy(i) for i in rows[:limit]]
 
-    def _keep(self, inspection: Inspection) -> None:
-        self.published.extend(inspection.events)
-        inspection.events.clear()
+    def _keep(self, inspection: Inspection, events: list[dict]) -> None:
+        # As a consumer will read them.
+        self.published.extend(parse(encode(e)) for e in events)
         self.stored[inspection.id] = copy.deepcopy(inspection)
 
 
