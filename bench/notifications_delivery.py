@@ -30,7 +30,7 @@ import uuid
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from services.notifications import handlers
+from services.notifications import recording
 from services.notifications.consumer import SERVICE, handlers_for
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.domain.deliveries import Delivery
@@ -121,7 +121,7 @@ def fairness(settings: Settings, *, rate: float, seconds: float, dead: int, dead
         # dead_due deliveries in all, each attempted once already and due again now.
         backlog = [(parse(encode(_event(n, "330603"))), ("backlog", 0, n))
                    for n in range(dead_due // dead)]
-        handlers.record_events(stores, backlog, schedule=settings.webhook_retry_schedule,
+        recording.record_events(stores, backlog, schedule=settings.webhook_retry_schedule,
                                now=datetime.now(UTC))
         now = datetime.now(UTC)
         retries = [Delivery(id=Delivery.id_for(id_, event.id), subscription_id=id_,

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from services.notifications import handlers
 from services.notifications.domain.feed import FeedPosition
 from services.notifications.domain.subscriptions import Subscription
+from services.notifications.feed import wait_for_feed
 from services.notifications.metrics import FEED_LAG
 from services.notifications.schemas import (
     AttemptPage,
@@ -162,8 +163,8 @@ def read_feed(args: dict, caller: Caller):
     """
     position = FeedPosition(decode_cursor(args["after"], _offsets, field="after") or {})
     types = {t.strip() for t in args["types"].split(",") if t.strip()} if args["types"] else None
-    page = handlers.wait_for_feed(wiring().stores, caller, position, types, args["limit"],
-                                  wait=args["wait"])
+    page = wait_for_feed(wiring().stores, caller, position, types, args["limit"],
+                         wait=args["wait"])
     now = now_ms()
     for event in page:
         FEED_LAG.observe(max((now - event.time).total_seconds(), 0))

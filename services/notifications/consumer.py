@@ -2,12 +2,12 @@
 pending delivery for each subscription that wants it. Sending happens in the dispatcher, off
 this poll loop, so a slow county endpoint never holds up the partitions.
 
-The events of one poll are recorded together (``handlers.record_events``); the runner falls
+The events of one poll are recorded together (``recording.record_events``); the runner falls
 back to one at a time, through the same function, when a batch fails."""
 
 from __future__ import annotations
 
-from services.notifications import SERVICE, bootstrap, handlers
+from services.notifications import SERVICE, bootstrap, recording
 from shared.clock import now
 from shared.config import Settings
 from shared.consumer import BatchHandler, Handler, PermanentError, record_position, run_consumer
@@ -18,8 +18,8 @@ def batch_handler_for(settings: Settings) -> BatchHandler:
     stores = bootstrap.build(settings).stores
 
     def record_all(batch: list[tuple[Event, tuple[str, int, int]]]) -> list[str]:
-        return handlers.record_events(stores, batch, schedule=settings.webhook_retry_schedule,
-                                      now=now())
+        return recording.record_events(stores, batch, schedule=settings.webhook_retry_schedule,
+                                       now=now())
 
     return record_all
 

@@ -23,12 +23,11 @@ from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 
-from services.notifications import SERVICE, bootstrap, handlers
+from services.notifications import SERVICE, bootstrap, delivering
 from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.deliveries import FAILED, Attempt, Delivery
 from services.notifications.domain.retention import Retention
 from services.notifications.domain.subscriptions import ACTIVE
-from services.notifications.handlers import Send
 from services.notifications.metrics import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERY_LAG,
@@ -47,7 +46,7 @@ log = logging.getLogger(__name__)
 class Dispatcher:
     def __init__(self, settings: Settings, *, concurrency: int = 16, per_subscription: int = 4,
                  lease_seconds: float = 60.0, idle_seconds: float = 0.1,
-                 send: Send | None = None):
+                 send: delivering.Send | None = None):
         self.settings = settings
         notifications = bootstrap.build(settings)
         self.stores = notifications.stores
@@ -68,7 +67,7 @@ class Dispatcher:
         self._busy: dict[str, int] = {}
         # Per dispatcher: each learns for itself which endpoints are down.
         self.circuits: dict[str, Circuit] = {}
-        self._done: list[tuple[Delivery, handlers.Outcome | None]] = []
+        self._done: list[tuple[Delivery, delivering.Outcome | None]] = []
         self._ended = threading.Event()
         self._turn = 0
         self._lock = threading.Lock()
@@ -116,7 +115,7 @@ class Dispatcher:
         while not stop.is_set():
             now = _now()
             try:
-                deleted = handlers.sweep(self.sweeper, self.retention,
+                deleted = delivering.sweep(self.sweeper, self.retention,
                                          turn=f"sweep:{int(now.timestamp() // interval)}",
                                          now=now)
                 if deleted is not None:
@@ -135,7 +134,7 @@ class Dispatcher:
         if free <= 0:
             return []
         self._turn += 1
-        claimed = handlers.claim_due(self.stores, now=now, limit=free, lease=self.lease,
+        claimed = delivering.claim_due(self.stores, now=now, limit=free, lease=self.lease,
                                      holder=self.holder, busy=busy,
                                      per_subscription=self.per_subscription,
                                      circuits=self.circuits, turn=self._turn)
@@ -177,7 +176,7 @@ class Dispatcher:
             ended = list(self._done)
             self._ended.clear()
         outcomes = [outcome for _, outcome in ended if outcome is not None]
-        handlers.finish(self.stores, outcomes, holder=self.holder)
+        delivering.finish(self.stores, outcomes, holder=self.holder)
         now = _now()
         with self._lock:
             del self._done[:len(ended)]  # kept until written: a failed write is tried again
@@ -199,7 +198,7 @@ class Dispatcher:
         """Send one claimed delivery (in a pool thread); its outcome is written by ``finish``."""
         outcome = None
         try:
-            outcome = handlers.attempt(
+            outcome = delivering.attempt(
                 self.stores, delivery, send=self.send, destinations=self.destinations,
                 schedule=self.settings.webhook_retry_schedule, clock=_now)
         except Exception:  # noqa: BLE001 — the lease runs out and the delivery is tried again

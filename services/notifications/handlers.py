@@ -1,24 +1,22 @@
-"""What the notifications service does, one plain function per use: load, decide, save.
+"""What the notifications API does, one plain function per use: load, decide, save. The
+consumer's use case is in ``recording.py``, the dispatcher's in ``delivering.py``, the feed's in
+``feed.py``.
 
 The stores are passed in (``repository.Stores`` on MongoDB, the fakes in unit tests); so are the
-outside world's doors (DNS resolution, the HTTP POST) and the clock.
+outside world's doors (DNS resolution) and the clock.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from services.notifications.domain.circuit import Circuit
-from services.notifications.domain.deliveries import CANCELLED, FAILED, Answer, Attempt, Delivery
-from services.notifications.domain.feed import FeedPosition, StoredEvent, merge_page
-from services.notifications.domain.retention import Retention
-from services.notifications.domain.rule_u import CITY_ONLY_TYPES, Caller, scope_of
-from services.notifications.domain.signing import signature_header
+from services.notifications.domain.deliveries import Attempt, Delivery
+from services.notifications.domain.feed import StoredEvent
+from services.notifications.domain.rule_u import Caller, scope_of
 from services.notifications.domain.subscriptions import (
     ACTIVE,
     InvalidSubscription,
@@ -26,17 +24,13 @@ from services.notifications.domain.subscriptions import (
     Subscription,
 )
 from services.notifications.domain.url_safety import AllowList, destination_problem
-from services.notifications.repository import StaleSubscription, Stores, Sweeper
+from services.notifications.repository import StaleSubscription, Stores
 from shared import divisions, idempotency
-from shared.consumer import DUPLICATE, PROCESSED
 from shared.domain import DomainError, NotPermitted, Unknown, WrongState
-from shared.events import CATALOG, Event, encode
+from shared.events import CATALOG
 
 # The outside world, as the handlers see it.
 Resolve = Callable[[str], list[str]]  # host -> addresses ([] when it does not resolve)
-# url, headers, body, the addresses its host was checked at -> what came back
-Send = Callable[[str, dict[str, str], bytes, Sequence[str]], Answer]
-Clock = Callable[[], datetime]
 
 REPLAY_LIMIT = 10_000  # events re-delivered by one replay call; the answer says where to go on
 
@@ -110,10 +104,10 @@ def list_subscriptions(stores: Stores, caller: Caller, after: str | None,
 def change_subscription(stores: Stores, caller: Caller, id_: str,
                         change: Callable[[Subscription], object]) -> tuple[Subscription, object]:
     """Apply ``change`` for the caller; answers the subscription and what ``change`` returned."""
-    return _change(stores, lambda: subscription_of(stores, caller, id_), change)
+    return change_latest(stores, lambda: subscription_of(stores, caller, id_), change)
 
 
-def _change(stores: Stores, load: Callable[[], Subscription],
+def change_latest(stores: Stores, load: Callable[[], Subscription],
             change: Callable[[Subscription], object]) -> tuple[Subscription, object]:
     """Apply ``change`` to the latest version, again if somebody changed it meanwhile."""
     while True:
@@ -153,7 +147,7 @@ def replay(stores: Stores, caller: Caller, id_: str, *, since: datetime, now: da
 
 def _deliver_again(stores: Stores, subscription: Subscription, event: StoredEvent,
                    now: datetime) -> bool:
-    fresh = _delivery(subscription, event, now)
+    fresh = delivery_for(subscription, event, now)
     if stores.deliveries.ensure(fresh):
         return True
     delivery = stores.deliveries.get(fresh.id)
@@ -161,8 +155,9 @@ def _deliver_again(stores: Stores, subscription: Subscription, event: StoredEven
     return delivery.replay(now) and stores.deliveries.restart(delivery, was)
 
 
-def _delivery(subscription: Subscription, event: StoredEvent, next_attempt_at: datetime
-              ) -> Delivery:
+def delivery_for(subscription: Subscription, event: StoredEvent, next_attempt_at: datetime
+                 ) -> Delivery:
+    """The delivery of ``event`` to ``subscription`` (one id for the pair: written once)."""
     return Delivery(id=Delivery.id_for(subscription.id, event.id),
                     subscription_id=subscription.id, event_id=event.id, event_type=event.type,
                     subject=event.subject, seq=event.seq, event_time=event.time,
@@ -173,208 +168,3 @@ def delivery_log(stores: Stores, caller: Caller, id_: str,
                  before: tuple[datetime, str] | None, limit: int) -> list[Attempt]:
     subscription_of(stores, caller, id_)
     return stores.attempts.page(id_, before, limit)
-
-
-# --- the consumer: store each event once, and what is due to whom -------------------------------
-
-
-def record_events(stores: Stores, batch: Sequence[tuple[Event, tuple[str, int, int]]], *,
-                  schedule: Sequence[int], now: datetime) -> list[str]:
-    """Keep each event in the store and a pending delivery for each subscription that wants it;
-    answer PROCESSED or DUPLICATE for each, in order.
-
-    A few writes for the whole batch, not a few per event: on FerretDB every write is a
-    PostgreSQL commit, and a batch of inserts is one. Both writes are idempotent (an event by
-    its id, a delivery by subscription and event), so a redelivered record, even one whose batch
-    stopped half-way last time, completes what is missing.
-    """
-    first_seq = stores.events.reserve_seqs(len(batch))
-    fresh = [StoredEvent(id=event.id, type=event.type, county=event.county,
-                         subject=event.subject, time=event.time, seq=first_seq + n,
-                         partition=f"{topic}:{partition}", offset=offset, envelope=event.raw)
-             for n, (event, (topic, partition, offset)) in enumerate(batch)]
-    added = stores.events.add_many(fresh, received=now)
-    outcomes, stored = [], []
-    for event, new in zip(fresh, added, strict=True):
-        outcomes.append(PROCESSED if new else DUPLICATE)
-        # Seen before: its first copy and place stand.
-        stored.append(event if new else stores.events.get(event.id))
-    first_attempt = now + timedelta(seconds=schedule[0])
-    subscriptions = stores.subscriptions.active()
-    stores.deliveries.ensure_many([_delivery(subscription, event, first_attempt)
-                                   for event in stored for subscription in subscriptions
-                                   if subscription.wants(event.type, event.county)])
-    return outcomes
-
-
-# --- the dispatcher: claim what is due, send it, record the answer ------------------------------
-
-
-def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, holder: str,
-              busy: dict[str, int], per_subscription: int,
-              circuits: Mapping[str, Circuit] | None = None, turn: int = 0) -> list[Delivery]:
-    """Claim up to ``limit`` due deliveries, fairly, in a few writes for all of them.
-
-    Round robin over the subscriptions with due work, starting at ``turn``: one delivery of each
-    in turn, so no backlog takes the slots of another subscription. No subscription gets more
-    than ``per_subscription`` in flight (``busy`` counts this worker's), nor more than its share
-    of all the slots while others have due work; one whose circuit is open gets nothing, and
-    its backlog is not read. A subject's deliveries to a subscription go one at a time, in the order
-    received."""
-    circuits = circuits or {}
-    slots = limit + sum(busy.values())
-    queues: list[list[Delivery]] = []
-    # Every subscription, not only the active: a stopped one's deliveries are claimed to be
-    # cancelled.
-    subscription_ids = stores.subscriptions.ids()
-    expired = stores.deliveries.expired_leases(now)
-    for sub_id in subscription_ids:
-        circuit = circuits.get(sub_id)
-        room = per_subscription - busy.get(sub_id, 0)
-        if room <= 0 or (circuit is not None and not circuit.allows()):
-            continue
-        due = sorted([d for d in expired if d.subscription_id == sub_id]
-                     + stores.deliveries.due_of(sub_id, now, limit=room * 4),
-                     key=lambda d: (d.next_attempt_at, d.seq))
-        heads = stores.deliveries.heads_of(sub_id, {d.subject for d in due})
-        ready, waiting = [], []
-        for delivery in due:
-            head = heads[delivery.subject]
-            if head.seq < delivery.seq:
-                # Wait behind the earlier event of the same subject; look again when it may be done.
-                waiting.append((delivery, max(head.next_attempt_at, now) + timedelta(seconds=1)))
-            else:
-                ready.append(delivery)
-        stores.deliveries.defer_many(waiting)
-        if ready:
-            queues.append(ready[:room])
-    if not queues:
-        return []
-    share = max(1, slots // len(queues))
-    start = turn % len(queues)
-    queues = queues[start:] + queues[:start]
-    picked: list[Delivery] = []
-    for round_ in range(min(per_subscription, share)):
-        for queue in queues:
-            if (round_ < len(queue) and len(picked) < limit
-                    and busy.get(queue[0].subscription_id, 0) + round_ < share):
-                picked.append(queue[round_])
-    return stores.deliveries.claim_many(picked, now, now + lease, holder)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt at a claimed delivery came to, to be written with others in one go:
-    the delivery as it stands after it, and the attempt for the log (None when there was
-    nothing to send: the subscription stopped, the delivery is cancelled)."""
-
-    delivery: Delivery
-    attempt: Attempt | None
-
-
-def attempt_delivery(stores: Stores, delivery: Delivery, *, holder: str, send: Send,
-                     destinations: Destinations, schedule: Sequence[int],
-                     clock: Clock) -> Attempt | None:
-    """One attempt at a claimed delivery, written at once."""
-    outcome = attempt(stores, delivery, send=send, destinations=destinations, schedule=schedule,
-                      clock=clock)
-    finish(stores, [outcome], holder=holder)
-    return outcome.attempt
-
-
-def attempt(stores: Stores, delivery: Delivery, *, send: Send, destinations: Destinations,
-            schedule: Sequence[int], clock: Clock) -> Outcome:
-    """Send a claimed delivery and say what came of it; ``finish`` writes it."""
-    subscription = stores.subscriptions.get(delivery.subscription_id)
-    if subscription is None or subscription.status != ACTIVE:
-        delivery.status = CANCELLED
-        return Outcome(delivery, None)
-    event = stores.events.get(delivery.event_id)
-    if event is None:
-        # Held back (an endpoint down) beyond the events' retention: nothing left to send.
-        delivery.status, delivery.last_error = FAILED, "the event is past its retention"
-        return Outcome(delivery, None)
-    answer = _send(subscription, event, send, destinations, clock())
-    now = clock()
-    delivery.record(answer, schedule, now)
-    if answer.outcome == "gone":
-        _change(stores, lambda: stores.subscriptions.get(subscription.id),
-                lambda s: s.disable("the endpoint answered 410 Gone", now))
-    return Outcome(delivery, Attempt(
-        delivery_id=delivery.id, subscription_id=delivery.subscription_id,
-        event_id=delivery.event_id, event_type=delivery.event_type, number=delivery.attempts,
-        at=now, outcome=answer.outcome, status=answer.status, latency_ms=answer.latency_ms,
-        error=answer.error,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None))
-
-
-def finish(stores: Stores, outcomes: Sequence[Outcome], *, holder: str) -> None:
-    """Write the outcomes of attempts: the deliveries (unless a lease was lost to another
-    worker meanwhile), then the attempt log, one write each for all of them."""
-    stores.deliveries.finish_many([o.delivery for o in outcomes], holder)
-    stores.attempts.add_many([o.attempt for o in outcomes if o.attempt is not None])
-
-
-def _send(subscription: Subscription, event: StoredEvent, send: Send,
-          destinations: Destinations, now: datetime) -> Answer:
-    # Checked again at every attempt: what a host name resolves to can change after subscribing;
-    # the attempt connects to the addresses checked here.
-    problem, addresses = destinations.check(subscription.url)
-    if problem:
-        return Answer(None, 0.0, f"refused: {problem}")
-    body = encode(event.envelope)
-    timestamp = int(now.timestamp())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": event.id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(
-            subscription.signing_secrets(now), event.id, timestamp, body),
-    }
-    return send(subscription.url, headers, body, addresses)
-
-
-# --- retention ----------------------------------------------------------------------------------
-
-
-def sweep(sweeper: Sweeper, retention: Retention, *, turn: str, now: datetime
-          ) -> dict[str, int] | None:
-    """Delete what is past its retention, if this worker takes the ``turn``; how many of each
-    store went (None: another worker has the turn)."""
-    if not sweeper.take_turn(turn, now):
-        return None
-    deleted = {store: sweeper.sweep(store, retention.first_kept_day(store, now))
-               for store in Sweeper.STORES}
-    sweeper.prune_logs(now)
-    return deleted
-
-
-# --- the pull feed ------------------------------------------------------------------------------
-
-
-def feed_page(stores: Stores, caller: Caller, position: FeedPosition,
-              types: Collection[str] | None, limit: int) -> list[StoredEvent]:
-    """The caller's next events after ``position`` (advanced past them), rule U applied."""
-    scope = scope_of(caller)
-    if scope is not None and types is not None:
-        types = set(types) - CITY_ONLY_TYPES
-    candidates = [stores.events.after(p, position.after(p), scope=scope, types=types, limit=limit)
-                  for p in stores.events.partitions()]
-    page = merge_page(candidates, limit)
-    position.advance(page)
-    return page
-
-
-def wait_for_feed(stores: Stores, caller: Caller, position: FeedPosition,
-                  types: Collection[str] | None, limit: int, *, wait: float,
-                  pause: Callable[[float], None] = time.sleep) -> list[StoredEvent]:
-    """``feed_page``, long-polled: ask again until an event comes or ``wait`` seconds passed."""
-    deadline = time.monotonic() + wait
-    interval = 0.1
-    while True:
-        page = feed_page(stores, caller, position, types, limit)
-        left = deadline - time.monotonic()
-        if page or left <= 0:
-            return page
-        pause(min(interval, left))
-        interval = min(interval * 2, 1.0)

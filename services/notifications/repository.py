@@ -44,17 +44,11 @@ from services.notifications.domain.retention import (
 )
 from services.notifications.domain.rule_u import CITY_ONLY_TYPES
 from services.notifications.domain.subscriptions import ACTIVE, Secret, Subscription
-from shared import clock, mongo
+from shared import mongo
 from shared.changelog import ChangeLog
 
 SEQUENCE = "event-seqs"  # the id of the sequence counter in its change log
 FINISHED = (DELIVERED, FAILED, CANCELLED)
-# Pending deliveries are kept in buckets of their due time, this many seconds wide: what is due
-# is read bucket by bucket, each an equality, so a read never touches what is due later.
-DUE_BUCKET_SECONDS = 10
-# A bucket's marker is dropped once the bucket is this many buckets past and read empty: longer
-# than any writer's clock may lag or a write may take between marking a bucket and filling it.
-SETTLED_BUCKETS = 2
 
 
 class StaleSubscription(Exception):
@@ -78,38 +72,6 @@ def ensure_indexes(db: Database) -> None:
     for collection in (db.events, db.attempts, db.delivery_claims):
         collection.create_index("day")
     db.deliveries.create_index([("day", ASCENDING), ("status", ASCENDING)])
-    db.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING),
-                                ("due_bucket", ASCENDING)])
-    db.due_buckets.create_index("subscription_id")
-    _bucket_unbucketed(db)
-
-
-def _bucket_unbucketed(db: Database) -> None:
-    # Pending deliveries stored before they carried their due bucket: due now, in this bucket.
-    now = clock.now()
-    for doc in db.deliveries.find({"status": PENDING, "due_bucket": None},
-                                  {"subscription_id": 1}):
-        marked = _mark_due(db.due_buckets, [doc["subscription_id"]], now, now)[0]
-        db.deliveries.update_one({"_id": doc["_id"], "status": PENDING},
-                                 {"$set": {"due_bucket": marked}})
-
-
-def bucket_of(moment: datetime) -> int:
-    return int(moment.timestamp() // DUE_BUCKET_SECONDS)
-
-
-def _mark_due(markers, subscription_ids: list[str], due: list[datetime] | datetime,
-              now: datetime) -> list[int]:
-    """Record that each subscription has a pending delivery in the bucket of its due time (one
-    insert for all); answer the buckets. A time already past goes in the bucket of ``now``: a
-    marker is dropped only once its bucket is past (see Deliveries.due_of), so no delivery is
-    ever written into a bucket whose marker may be gone."""
-    times = due if isinstance(due, list) else [due] * len(subscription_ids)
-    buckets = [max(bucket_of(t), bucket_of(now)) for t in times]
-    docs = {f"{sub}|{b}": {"_id": f"{sub}|{b}", "subscription_id": sub, "bucket": b}
-            for sub, b in zip(subscription_ids, buckets, strict=True)}
-    mongo.insert_new(markers, list(docs.values()))
-    return buckets
 
 
 def _doc(obj, **extra) -> dict:
@@ -246,36 +208,21 @@ def _event(doc: dict) -> StoredEvent:
 
 class Deliveries:
     """The durable delivery queue: what is due is claimed under a lease, so a dead worker's
-    claims return to the queue when their lease runs out.
-
-    Each pending delivery carries the bucket of its due time (``due_bucket``), and
-    ``due_buckets`` holds a marker for each subscription and bucket written into (inserted
-    before the delivery). A read of what is due takes the subscription's markers up to now and
-    each of those buckets by equality: FerretDB 1.24, which hands PostgreSQL equalities only,
-    decodes what is due by now and nothing due later (a backlog of retries waiting for their
-    time costs no read); MongoDB serves each bucket from an index."""
+    claims return to the queue when their lease runs out."""
 
     def __init__(self, db: Database):
         self.collection = db.deliveries
         self.claims = db.delivery_claims
-        self.markers = db.due_buckets
-
-    def _mark(self, deliveries: list[Delivery]) -> list[int]:
-        return _mark_due(self.markers, [d.subscription_id for d in deliveries],
-                         [d.next_attempt_at for d in deliveries], clock.now())
 
     def ensure(self, delivery: Delivery) -> bool:
         """Record the delivery unless it exists; True if it was new."""
-        [bucket] = self._mark([delivery])
         result = self.collection.update_one(
-            {"_id": delivery.id}, {"$setOnInsert": _delivery_doc(delivery, bucket)}, upsert=True)
+            {"_id": delivery.id}, {"$setOnInsert": _delivery_doc(delivery)}, upsert=True)
         return result.upserted_id is not None
 
     def ensure_many(self, deliveries: list[Delivery]) -> None:
-        """Record each delivery unless it exists, in one insert (and one for the markers)."""
-        buckets = self._mark(deliveries)
-        mongo.insert_new(self.collection, [_delivery_doc(delivery, bucket) for delivery, bucket
-                                           in zip(deliveries, buckets, strict=True)])
+        """Record each delivery unless it exists, in one insert."""
+        mongo.insert_new(self.collection, [_delivery_doc(delivery) for delivery in deliveries])
 
     def get(self, id_: str) -> Delivery | None:
         doc = self.collection.find_one({"_id": id_})
@@ -288,47 +235,36 @@ class Deliveries:
             {"status": IN_FLIGHT, "lease_until": {"$lt": now}})]
 
     def due_of(self, subscription_id: str, now: datetime, *, limit: int) -> list[Delivery]:
-        """The subscription's pending deliveries due by ``now``, earliest first: read bucket by
-        bucket from the earliest, until ``limit`` are found (so at most the deliveries of the
-        buckets read, the last one whole)."""
-        current = bucket_of(now)
-        buckets = sorted(m["bucket"] for m in self.markers.find(
-            {"subscription_id": subscription_id}, {"bucket": 1}) if m["bucket"] <= current)
-        due: list[Delivery] = []
-        for bucket in buckets:
-            if len(due) >= limit:
-                break
-            # Three equalities at the top level: FerretDB hands them all to PostgreSQL.
-            docs = [_delivery(d) for d in self.collection.find(
-                {"status": PENDING, "subscription_id": subscription_id, "due_bucket": bucket})]
-            if not docs and bucket < current - SETTLED_BUCKETS:
-                self.markers.delete_one({"_id": f"{subscription_id}|{bucket}"})
-            due += [d for d in docs if d.next_attempt_at <= now]
-        return sorted(due, key=lambda d: (d.next_attempt_at, d.seq))[:limit]
+        """The subscription's pending deliveries due by ``now``, earliest first."""
+        # Both equalities at the top level: FerretDB hands them to PostgreSQL and decodes only
+        # this subscription's pending deliveries (an `$or` or `$in` on the status made it decode
+        # every delivery ever made); on MongoDB the index serves the range, sort and limit.
+        docs = self.collection.find(
+            {"status": PENDING, "subscription_id": subscription_id,
+             "next_attempt_at": {"$lte": now}}).sort(
+            [("next_attempt_at", ASCENDING), ("seq", ASCENDING)]).limit(limit)
+        return [_delivery(d) for d in docs]
 
     def heads_of(self, subscription_id: str, subjects: Iterable[str]) -> dict[str, Delivery]:
         """For each of ``subjects``: the subscription's earliest unfinished delivery of it."""
+        subjects = sorted(subjects)
+        if not subjects:
+            return {}
         heads: dict[str, Delivery] = {}
-        for subject in sorted(subjects):
-            # One query a subject, all equalities (an `$in` would be filtered after FerretDB
-            # decoded every delivery of the subscription): a subject's own deliveries only.
-            for doc in self.collection.find({"subscription_id": subscription_id,
-                                             "subject": subject}):
+        for state in UNFINISHED:  # one query a state, each an equality (see due_of)
+            for doc in self.collection.find({"status": state, "subscription_id": subscription_id,
+                                             "subject": {"$in": subjects}}):
                 delivery = _delivery(doc)
-                if delivery.status in UNFINISHED and (
-                        subject not in heads or delivery.seq < heads[subject].seq):
-                    heads[subject] = delivery
+                if delivery.subject not in heads or delivery.seq < heads[delivery.subject].seq:
+                    heads[delivery.subject] = delivery
         return heads
 
     def defer_many(self, waits: list[tuple[Delivery, datetime]]) -> None:
-        """Put off each pending delivery until its time, in two round trips."""
+        """Put off each pending delivery until its time, in one round trip."""
         if waits:
-            buckets = _mark_due(self.markers, [d.subscription_id for d, _ in waits],
-                                [until for _, until in waits], clock.now())
             self.collection.bulk_write(
-                [UpdateOne({"_id": d.id, "status": PENDING},
-                           {"$set": {"next_attempt_at": until, "due_bucket": bucket}})
-                 for (d, until), bucket in zip(waits, buckets, strict=True)], ordered=False)
+                [UpdateOne({"_id": d.id, "status": PENDING}, {"$set": {"next_attempt_at": until}})
+                 for d, until in waits], ordered=False)
 
     def claim_many(self, deliveries: list[Delivery], now: datetime, lease_until: datetime,
                    holder: str) -> list[Delivery]:
@@ -367,13 +303,9 @@ class Deliveries:
         if not deliveries:
             return
         updates = []
-        retries = [d for d in deliveries if d.status == PENDING]
-        buckets = dict(zip((d.id for d in retries), self._mark(retries), strict=True))
         for delivery in deliveries:
             fields = _doc(delivery)
             fields.pop("_id")
-            if delivery.id in buckets:
-                fields["due_bucket"] = buckets[delivery.id]
             updates.append(UpdateOne(
                 {"_id": delivery.id, "status": IN_FLIGHT, "holder": holder},
                 {"$set": {**fields, "lease_until": None, "holder": None, "claim": None}}))
@@ -383,8 +315,6 @@ class Deliveries:
         """Write a replayed delivery, if it is still in the state it was read in."""
         fields = _doc(delivery)
         fields.pop("_id")
-        if delivery.status == PENDING:
-            [fields["due_bucket"]] = self._mark([delivery])
         return bool(self.collection.update_one(
             {"_id": delivery.id, "status": was}, {"$set": fields}).matched_count)
 
@@ -403,9 +333,9 @@ class Deliveries:
 _DELIVERY_FIELDS = {f.name for f in dataclasses.fields(Delivery)}
 
 
-def _delivery_doc(delivery: Delivery, bucket: int) -> dict:
+def _delivery_doc(delivery: Delivery) -> dict:
     # Made when it is first due (at once, or at a replay): the day it was stored on.
-    return _doc(delivery, day=day_key(delivery.next_attempt_at), due_bucket=bucket)
+    return _doc(delivery, day=day_key(delivery.next_attempt_at))
 
 
 def claim_id(delivery: Delivery, window: int) -> str:

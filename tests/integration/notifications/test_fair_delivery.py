@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notifications import handlers
+from services.notifications import recording
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.domain.circuit import REFUSALS_TO_OPEN
 from services.notifications.domain.deliveries import DELIVERED, PENDING
@@ -61,7 +61,7 @@ def stores(fair_settings) -> Stores:
 def record(stores: Stores, county: str, count: int, first_offset: int) -> None:
     batch = [(issue_created(county), ("supervision.issues.v1", 0, first_offset + n))
              for n in range(count)]
-    handlers.record_events(stores, batch, schedule=SCHEDULE, now=datetime.now(UTC))
+    recording.record_events(stores, batch, schedule=SCHEDULE, now=datetime.now(UTC))
 
 
 def one_pass(dispatcher: Dispatcher) -> list:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications import handlers
+from services.notifications import delivering, handlers
 from services.notifications.domain.deliveries import DELIVERED, PENDING, Attempt, Delivery
 from services.notifications.domain.feed import StoredEvent
 from services.notifications.domain.retention import Retention
@@ -75,7 +75,7 @@ def test_records_past_their_retention_are_swept_and_the_rest_stay_and_replay_sti
     before = {name: list(db[name].find({})) for name in ("events", "deliveries", "attempts",
                                                          "delivery_claims")}
 
-    deleted = handlers.sweep(Sweeper(db), RETENTION, turn="t1", now=NOW)
+    deleted = delivering.sweep(Sweeper(db), RETENTION, turn="t1", now=NOW)
 
     deliveries = {d["_id"]: d for d in db.deliveries.find({})}
     assert ids(db.events) == {f"e-{age}-{kind}-2026-12-01" for age in AGES if age <= 30
@@ -94,7 +94,7 @@ def test_records_past_their_retention_are_swept_and_the_rest_stay_and_replay_sti
         stayed = {doc["_id"]: doc for doc in db[name].find({})}
         assert all(stayed[doc["_id"]] == doc for doc in docs if doc["_id"] in stayed), name
     # A turn is taken once.
-    assert handlers.sweep(Sweeper(db), RETENTION, turn="t1", now=NOW) is None
+    assert delivering.sweep(Sweeper(db), RETENTION, turn="t1", now=NOW) is None
 
     # Replay within the window still delivers the events kept.
     count, more = handlers.replay(stores, City(), "sub", since=NOW - timedelta(days=29, hours=1),
@@ -106,7 +106,7 @@ def test_records_past_their_retention_are_swept_and_the_rest_stay_and_replay_sti
     # that passed since, by their day.
     later = NOW + timedelta(days=3)
     fresh = store_day(stores, 0, now=later)
-    handlers.sweep(Sweeper(db), RETENTION, turn="t2", now=later)
+    delivering.sweep(Sweeper(db), RETENTION, turn="t2", now=later)
     assert {e for e in ids(db.events) if e.endswith("-done-2026-12-01")} == {
         done[age] for age in AGES if age <= 27}
     assert fresh in ids(db.events)

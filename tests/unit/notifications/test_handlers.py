@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from services.notifications import handlers
+from services.notifications import delivering, feed, handlers, recording
 from services.notifications.domain.circuit import Circuit
 from services.notifications.domain.deliveries import (
     CANCELLED,
@@ -72,7 +72,7 @@ def subscribe(stores, caller, *, event_types=("*",), counties=None, key=None,
 
 
 def record(stores, event, clock, offset=0, partition=0):
-    [outcome] = handlers.record_events(
+    [outcome] = recording.record_events(
         stores, [(event, ("supervision.issues.v1", partition, offset))], schedule=SCHEDULE,
         now=clock())
     return outcome
@@ -80,9 +80,9 @@ def record(stores, event, clock, offset=0, partition=0):
 
 def dispatch(stores, clock, endpoint, *, holder="w1", per_subscription=4):
     """One dispatcher pass: claim what is due, attempt each; the attempts made."""
-    claimed = handlers.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder=holder,
+    claimed = delivering.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder=holder,
                                  busy={}, per_subscription=per_subscription)
-    return [handlers.attempt_delivery(stores, d, holder=holder, send=endpoint,
+    return [delivering.attempt_delivery(stores, d, holder=holder, send=endpoint,
                                       destinations=public_destinations(), schedule=SCHEDULE,
                                       clock=clock) for d in claimed]
 
@@ -161,7 +161,7 @@ def test_a_batch_keeps_log_order_and_counts_an_event_published_twice_in_it_once(
     first, second = issue_created("330602"), issue_created("330602")
     batch = [(first, ("supervision.issues.v1", 0, 7)), (second, ("supervision.issues.v1", 0, 8)),
              (first, ("supervision.issues.v1", 0, 9))]
-    outcomes = handlers.record_events(stores, batch, schedule=SCHEDULE, now=clock())
+    outcomes = recording.record_events(stores, batch, schedule=SCHEDULE, now=clock())
     assert outcomes == [PROCESSED, PROCESSED, DUPLICATE]
     assert stores.events.get(first.id).offset == 7
     assert stores.events.get(first.id).seq < stores.events.get(second.id).seq
@@ -274,7 +274,7 @@ def test_no_subscription_gets_more_than_its_share_in_flight(stores, clock):
     for offset in range(6):
         record(stores, issue_created("330602"), clock, offset=offset)
     record(stores, issue_created("330603"), clock, offset=6)
-    claimed = handlers.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
+    claimed = delivering.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
                                  busy={busy_one.id: 1}, per_subscription=2)
     assert sorted(d.subscription_id for d in claimed) == sorted([busy_one.id, other.id])
 
@@ -287,7 +287,7 @@ def test_claims_go_round_the_subscriptions_so_a_backlog_takes_no_other_ones_slot
     clock.advance(1)
     record(stores, issue_created("330603"), clock, offset=20)
     clock.advance(1)
-    turns = [[d.subscription_id for d in handlers.claim_due(
+    turns = [[d.subscription_id for d in delivering.claim_due(
         stores, now=clock(), limit=2, lease=LEASE, holder="w", busy={}, per_subscription=4,
         turn=turn)] for turn in (0, 1)]
     assert sorted(turns[0]) == sorted([backlog.id, other.id])
@@ -301,7 +301,7 @@ def test_an_open_circuit_holds_its_subscriptions_deliveries_back_and_spends_no_a
     record(stores, issue_created("330602"), clock, offset=0)
     record(stores, issue_created("330603"), clock, offset=1)
     circuit = Circuit(open_until=clock() + timedelta(seconds=5))
-    claimed = handlers.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
+    claimed = delivering.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
                                  busy={}, per_subscription=4, circuits={down.id: circuit})
     assert [d.subscription_id for d in claimed] == [up.id]
     held = next(d for d in stores.deliveries.all() if d.subscription_id == down.id)
@@ -311,7 +311,7 @@ def test_an_open_circuit_holds_its_subscriptions_deliveries_back_and_spends_no_a
 def test_a_claim_whose_worker_died_is_taken_again_after_its_lease(stores, clock):
     subscribe(stores, YUECHENG)
     record(stores, issue_created("330602"), clock)
-    [lost] = handlers.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="dead",
+    [lost] = delivering.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="dead",
                                 busy={}, per_subscription=4)
     assert lost.status == IN_FLIGHT
     assert dispatch(stores, clock, FakeEndpoint(), holder="w2") == []
@@ -324,9 +324,9 @@ def test_a_delivery_to_an_address_that_turned_private_is_refused_and_retried(sto
     subscribe(stores, YUECHENG, url="https://moved.example.cn/h")
     record(stores, issue_created("330602"), clock)
     endpoint = FakeEndpoint()
-    claimed = handlers.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="w",
+    claimed = delivering.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="w",
                                  busy={}, per_subscription=4)
-    [attempt] = [handlers.attempt_delivery(
+    [attempt] = [delivering.attempt_delivery(
         stores, d, holder="w", send=endpoint, schedule=SCHEDULE, clock=clock,
         destinations=public_destinations(("moved.example.cn", ["10.1.1.1"]))) for d in claimed]
     assert attempt.outcome == "refused" and endpoint.received == []
@@ -345,10 +345,10 @@ def test_an_attempt_is_sent_to_the_addresses_checked_and_the_name_is_resolved_on
         return answers[min(len(lookups), len(answers)) - 1]
 
     endpoint = FakeEndpoint()
-    [attempt] = [handlers.attempt_delivery(
+    [attempt] = [delivering.attempt_delivery(
         stores, d, holder="w", send=endpoint, schedule=SCHEDULE, clock=clock,
         destinations=handlers.Destinations(resolve, AllowList()))
-        for d in handlers.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="w",
+        for d in delivering.claim_due(stores, now=clock(), limit=1, lease=LEASE, holder="w",
                                     busy={}, per_subscription=4)]
     assert attempt.outcome == "success"
     assert lookups == ["rebinding.example.cn"]
@@ -362,10 +362,10 @@ def test_rule_u_a_county_feed_never_shows_a_planned_inspection_of_its_county(sto
     record(stores, inspection_planned("330602"), clock, offset=0)
     record(stores, created, clock, offset=1)
     record(stores, issue_created("330603"), clock, offset=2)
-    page = handlers.feed_page(stores, YUECHENG, FeedPosition(), None, 50)
+    page = feed.feed_page(stores, YUECHENG, FeedPosition(), None, 50)
     assert [e.id for e in page] == [created.id]
-    assert len(handlers.feed_page(stores, CITY, FeedPosition(), None, 50)) == 3
-    asked = handlers.feed_page(stores, YUECHENG, FeedPosition(), {"inspection.planned"}, 50)
+    assert len(feed.feed_page(stores, CITY, FeedPosition(), None, 50)) == 3
+    asked = feed.feed_page(stores, YUECHENG, FeedPosition(), {"inspection.planned"}, 50)
     assert asked == []
 
 
@@ -377,13 +377,13 @@ def test_following_the_feed_while_events_arrive_gives_each_event_once(stores, cl
         record(stores, event, clock, offset=n // 3, partition=n % 3)
         recorded.append(event.id)
         if n % 4 == 0:
-            seen += [e.id for e in handlers.feed_page(stores, YUECHENG, position, None, 2)]
-    while page := handlers.feed_page(stores, YUECHENG, position, None, 2):
+            seen += [e.id for e in feed.feed_page(stores, YUECHENG, position, None, 2)]
+    while page := feed.feed_page(stores, YUECHENG, position, None, 2):
         seen += [e.id for e in page]
     assert sorted(seen) == sorted(recorded) and len(seen) == len(set(seen))
 
 
 def test_the_feed_keeps_only_the_types_asked_for(stores, clock):
     record(stores, issue_created("330602"), clock, offset=0)
-    page = handlers.feed_page(stores, YUECHENG, FeedPosition(), {"issue.reopened"}, 50)
+    page = feed.feed_page(stores, YUECHENG, FeedPosition(), {"issue.reopened"}, 50)
     assert page == []

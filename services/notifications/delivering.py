@@ -1,0 +1,161 @@
+"""What the dispatcher does: claim what is due, send it, record the answer, and sweep what is
+past its retention."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.notifications.domain.circuit import Circuit
+from services.notifications.domain.deliveries import CANCELLED, FAILED, Answer, Attempt, Delivery
+from services.notifications.domain.feed import StoredEvent
+from services.notifications.domain.retention import Retention
+from services.notifications.domain.signing import signature_header
+from services.notifications.domain.subscriptions import ACTIVE, Subscription
+from services.notifications.handlers import Destinations, change_latest
+from services.notifications.repository import Stores, Sweeper
+from shared.events import encode
+
+# url, headers, body, the addresses its host was checked at -> what came back
+Send = Callable[[str, dict[str, str], bytes, Sequence[str]], Answer]
+Clock = Callable[[], datetime]
+
+
+def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, holder: str,
+              busy: dict[str, int], per_subscription: int,
+              circuits: Mapping[str, Circuit] | None = None, turn: int = 0) -> list[Delivery]:
+    """Claim up to ``limit`` due deliveries, fairly, in a few writes for all of them.
+
+    Round robin over the subscriptions with due work, starting at ``turn``: one delivery of each
+    in turn, so no backlog takes the slots of another subscription. No subscription gets more
+    than ``per_subscription`` in flight (``busy`` counts this worker's), nor more than its share
+    of all the slots while others have due work; one whose circuit is open gets nothing, and
+    its backlog is not read. A subject's deliveries to a subscription go one at a time, in the order
+    received."""
+    circuits = circuits or {}
+    slots = limit + sum(busy.values())
+    queues: list[list[Delivery]] = []
+    # Every subscription, not only the active: a stopped one's deliveries are claimed to be
+    # cancelled.
+    subscription_ids = stores.subscriptions.ids()
+    expired = stores.deliveries.expired_leases(now)
+    for sub_id in subscription_ids:
+        circuit = circuits.get(sub_id)
+        room = per_subscription - busy.get(sub_id, 0)
+        if room <= 0 or (circuit is not None and not circuit.allows()):
+            continue
+        due = sorted([d for d in expired if d.subscription_id == sub_id]
+                     + stores.deliveries.due_of(sub_id, now, limit=room * 4),
+                     key=lambda d: (d.next_attempt_at, d.seq))
+        heads = stores.deliveries.heads_of(sub_id, {d.subject for d in due})
+        ready, waiting = [], []
+        for delivery in due:
+            head = heads[delivery.subject]
+            if head.seq < delivery.seq:
+                # Wait behind the earlier event of the same subject; look again when it may be done.
+                waiting.append((delivery, max(head.next_attempt_at, now) + timedelta(seconds=1)))
+            else:
+                ready.append(delivery)
+        stores.deliveries.defer_many(waiting)
+        if ready:
+            queues.append(ready[:room])
+    if not queues:
+        return []
+    share = max(1, slots // len(queues))
+    start = turn % len(queues)
+    queues = queues[start:] + queues[:start]
+    picked: list[Delivery] = []
+    for round_ in range(min(per_subscription, share)):
+        for queue in queues:
+            if (round_ < len(queue) and len(picked) < limit
+                    and busy.get(queue[0].subscription_id, 0) + round_ < share):
+                picked.append(queue[round_])
+    return stores.deliveries.claim_many(picked, now, now + lease, holder)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt at a claimed delivery came to, to be written with others in one go:
+    the delivery as it stands after it, and the attempt for the log (None when there was
+    nothing to send: the subscription stopped, the delivery is cancelled)."""
+
+    delivery: Delivery
+    attempt: Attempt | None
+
+
+def attempt_delivery(stores: Stores, delivery: Delivery, *, holder: str, send: Send,
+                     destinations: Destinations, schedule: Sequence[int],
+                     clock: Clock) -> Attempt | None:
+    """One attempt at a claimed delivery, written at once."""
+    outcome = attempt(stores, delivery, send=send, destinations=destinations, schedule=schedule,
+                      clock=clock)
+    finish(stores, [outcome], holder=holder)
+    return outcome.attempt
+
+
+def attempt(stores: Stores, delivery: Delivery, *, send: Send, destinations: Destinations,
+            schedule: Sequence[int], clock: Clock) -> Outcome:
+    """Send a claimed delivery and say what came of it; ``finish`` writes it."""
+    subscription = stores.subscriptions.get(delivery.subscription_id)
+    if subscription is None or subscription.status != ACTIVE:
+        delivery.status = CANCELLED
+        return Outcome(delivery, None)
+    event = stores.events.get(delivery.event_id)
+    if event is None:
+        # Held back (an endpoint down) beyond the events' retention: nothing left to send.
+        delivery.status, delivery.last_error = FAILED, "the event is past its retention"
+        return Outcome(delivery, None)
+    answer = _send(subscription, event, send, destinations, clock())
+    now = clock()
+    delivery.record(answer, schedule, now)
+    if answer.outcome == "gone":
+        change_latest(stores, lambda: stores.subscriptions.get(subscription.id),
+                lambda s: s.disable("the endpoint answered 410 Gone", now))
+    return Outcome(delivery, Attempt(
+        delivery_id=delivery.id, subscription_id=delivery.subscription_id,
+        event_id=delivery.event_id, event_type=delivery.event_type, number=delivery.attempts,
+        at=now, outcome=answer.outcome, status=answer.status, latency_ms=answer.latency_ms,
+        error=answer.error,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None))
+
+
+def finish(stores: Stores, outcomes: Sequence[Outcome], *, holder: str) -> None:
+    """Write the outcomes of attempts: the deliveries (unless a lease was lost to another
+    worker meanwhile), then the attempt log, one write each for all of them."""
+    stores.deliveries.finish_many([o.delivery for o in outcomes], holder)
+    stores.attempts.add_many([o.attempt for o in outcomes if o.attempt is not None])
+
+
+def _send(subscription: Subscription, event: StoredEvent, send: Send,
+          destinations: Destinations, now: datetime) -> Answer:
+    # Checked again at every attempt: what a host name resolves to can change after subscribing;
+    # the attempt connects to the addresses checked here.
+    problem, addresses = destinations.check(subscription.url)
+    if problem:
+        return Answer(None, 0.0, f"refused: {problem}")
+    body = encode(event.envelope)
+    timestamp = int(now.timestamp())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": event.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            subscription.signing_secrets(now), event.id, timestamp, body),
+    }
+    return send(subscription.url, headers, body, addresses)
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def sweep(sweeper: Sweeper, retention: Retention, *, turn: str, now: datetime
+          ) -> dict[str, int] | None:
+    """Delete what is past its retention, if this worker takes the ``turn``; how many of each
+    store went (None: another worker has the turn)."""
+    if not sweeper.take_turn(turn, now):
+        return None
+    deleted = {store: sweeper.sweep(store, retention.first_kept_day(store, now))
+               for store in Sweeper.STORES}
+    sweeper.prune_logs(now)
+    return deleted
