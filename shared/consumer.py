@@ -299,12 +299,16 @@ class ConsumerRunner:
 
 def run_consumer(service: str, handlers_for: Callable[[Settings], dict[str, Handler]],
                  topics: tuple[str, ...],
-                 batch_handler_for: Callable[[Settings], BatchHandler] | None = None) -> None:
-    """The entry point of a service's consumer process."""
+                 batch_handler_for: Callable[[Settings], BatchHandler] | None = None,
+                 beside: Callable[[Settings, threading.Event], None] | None = None) -> None:
+    """The entry point of a service's consumer process; ``beside`` starts what else the process
+    does (given the settings and the event that stops the consumer)."""
     settings = process.start(f"{service}-consumer")
     runner = ConsumerRunner(service, settings, handlers_for(settings),
                             topics=tuple(settings.topic(t) for t in topics),
                             batch_handler=batch_handler_for(settings) if batch_handler_for
                             else None)
     process.stop_on_signals(runner.stop)
+    if beside:
+        beside(settings, runner.stop)
     runner.run()

@@ -8,10 +8,6 @@ Labels stay bounded: route templates, event types, outcomes, county codes; never
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterable
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -66,47 +62,13 @@ def multiprocess_dir() -> str | None:
     return Settings.from_env().prometheus_multiproc_dir
 
 
-def exposition(extra: Iterable = ()) -> tuple[bytes, str]:
-    """The text a ``/metrics`` request answers; ``extra`` collectors are read at scrape time."""
+def exposition() -> tuple[bytes, str]:
+    """The text a ``/metrics`` request answers."""
+    registry = REGISTRY
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = CollectorRegistry()
-        registry.register(_Everything())
-    for collector in extra:
-        registry.register(collector)
     return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-class ReadAtMostEvery:
-    """A scrape-time collector whose figures are read from the database at most once every
-    ``seconds`` (``DATABASE_GAUGES_SECONDS``, default 15) by this process, and by one scrape at a
-    time; other scrapes meanwhile get the figures last read. A whole-collection count can outlast
-    the scrape interval on a busy database (FerretDB decodes every document to count them):
-    scrapes must not pile such reads on it."""
-
-    def __init__(self, collector, seconds: float | None = None):
-        self.collector = collector
-        self.seconds = (Settings.from_env().database_gauges_seconds
-                        if seconds is None else seconds)
-        self._lock = threading.Lock()
-        self._families: list | None = None
-        self._read_at = 0.0
-
-    def collect(self):
-        with self._lock:
-            if self._families is None or time.monotonic() - self._read_at >= self.seconds:
-                self._families = list(self.collector.collect())
-                self._read_at = time.monotonic()
-            return list(self._families)
-
-
-class _Everything:
-    """The default registry seen through a fresh one, so extra collectors can join per scrape."""
-
-    def collect(self):
-        return REGISTRY.collect()
 
 
 def serve_from_env(settings: Settings | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, g, jsonify, request, send_from_directory
 from flask_smorest import Api
@@ -56,8 +56,7 @@ def wiring():
 
 def create_service_app(
     service: str, *, title: str, description: str, settings: Settings,
-    readiness: dict[str, ReadinessCheck], metrics_collectors: Callable[[], Iterable] = lambda: (),
-    wiring: object = None,
+    readiness: dict[str, ReadinessCheck], wiring: object = None,
 ) -> tuple[Flask, Api]:
     app = Flask(service)
     app.extensions["wiring"] = wiring
@@ -106,7 +105,7 @@ def create_service_app(
 
     @app.get("/metrics")
     def metrics():
-        body, content_type = exposition(metrics_collectors())
+        body, content_type = exposition()
         return Response(body, content_type=content_type)
 
     return app, api

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def eventually(check: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05,
@@ -22,6 +26,31 @@ def eventually(check: Callable[[], object], *, timeout: float = 20.0, interval: 
     if last is not None:
         raise AssertionError(f"{message} after {timeout}s: {last}") from last
     raise AssertionError(f"{message} after {timeout}s")
+
+
+def summed(texts: Iterable[str], names: Iterable[str]) -> Counter:
+    """Every target's samples of the gauges ``names`` added up, per name and labels (as
+    ``sum by`` does)."""
+    names = set(names)
+    total: Counter = Counter()
+    for text in texts:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in names:
+                    total[(sample.name, tuple(sorted(sample.labels.items())))] += sample.value
+    return total
+
+
+def scraped(webs, ports: Iterable[int], names: Iterable[str]) -> Counter:
+    """``summed`` over the /metrics of Flask test clients ``webs`` and of the worker processes
+    serving theirs on ``ports``; ``{"not listening yet": 1}`` while a port does not answer."""
+    texts = [web.get("/metrics").get_data(as_text=True) for web in webs]
+    try:
+        texts += [requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+                  for port in ports]
+    except requests.ConnectionError:
+        return Counter({"not listening yet": 1})
+    return summed(texts, names)
 
 
 class Caller:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from services.inspections import SERVICE, api, bootstrap
-from services.inspections.metrics import InspectionsByStatus
 from shared import logging as slog
 from shared.config import Settings
-from shared.metrics import ReadAtMostEvery
 from shared.web import create_service_app, readiness
 
 DESCRIPTION = """Unannounced (不打招呼) and cross-county (交叉检查) inspections: the city plans
@@ -23,10 +21,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     slog.configure(SERVICE, settings.log_level)
     inspections = bootstrap.build(settings)
-    by_status = ReadAtMostEvery(InspectionsByStatus(inspections.inspections.count_by_status))
     app, smorest = create_service_app(
         SERVICE, title="supervision inspections", description=DESCRIPTION,
         settings=settings, readiness=readiness(settings, inspections.db),
-        metrics_collectors=lambda: [by_status], wiring=inspections)
+        wiring=inspections)
     smorest.register_blueprint(api.blp)
     return app

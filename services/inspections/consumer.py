@@ -8,8 +8,11 @@ together (``handlers.copy_items``); the runner falls back to one at a time when 
 
 from __future__ import annotations
 
-from services.inspections import SERVICE, bootstrap, handlers
+import threading
+
+from services.inspections import SERVICE, bootstrap, handlers, metrics
 from services.inspections.domain.model import CopiedItem
+from shared import gauges
 from shared.clock import now
 from shared.config import Settings
 from shared.consumer import DUPLICATE, PROCESSED, BatchHandler, Handler, run_consumer
@@ -57,9 +60,19 @@ def handlers_for(settings: Settings) -> dict[str, Handler]:
     return {name: keep_snapshot for name in ITEM_EVENTS}
 
 
+def report_gauges(settings: Settings, stop: threading.Event) -> None:
+    """``supervision_inspections``, counted every ``DATABASE_GAUGES_SECONDS`` by the consumer
+    holding the gauges' lease."""
+    inspections = bootstrap.build(settings)
+    gauges.start_reporting(
+        inspections.db, metrics.GAUGES_LEASE,
+        lambda: metrics.set_inspection_gauges(inspections.inspections.count_by_status()),
+        metrics.clear_inspection_gauges, stop, settings.database_gauges_seconds)
+
+
 def main() -> None:
     run_consumer(SERVICE, handlers_for, topics=(ISSUES_TOPIC,),
-                 batch_handler_for=batch_handler_for)
+                 batch_handler_for=batch_handler_for, beside=report_gauges)
 
 
 if __name__ == "__main__":

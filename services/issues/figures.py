@@ -26,10 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import socket
 import sys
-import threading
 
 from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
@@ -39,14 +36,13 @@ from services.issues.domain import figures
 from services.issues.domain.figures import Counted
 from services.issues.domain.model import local_date
 from services.issues.repository import MongoFigures, ensure_indexes, tally_id
+from shared import gauges, mongo, process
 from shared import logging as slog
-from shared import mongo, process
 from shared.clock import now
 from shared.config import Settings
 from shared.consumer import DUPLICATE, PROCESSED, ConsumerRunner, TransientError, record_position
 from shared.events import CATALOG, ISSUES_TOPIC, Event
 from shared.kafka import consumer as make_consumer
-from shared.outbox import lease
 
 log = logging.getLogger(__name__)
 GROUP = "issues-figures"
@@ -120,21 +116,6 @@ def partitioner(settings: Settings):
     return lambda item_id: (murmur2(item_id.encode()) & 0x7FFFFFFF) % count
 
 
-def report_gauges(store: MongoFigures, db, stop: threading.Event, seconds: float) -> None:
-    """While holding the lease, sum the tallies into every county's summary, keep it for the
-    reports, and set the per-county gauges from it."""
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    while not stop.is_set():
-        try:
-            if lease(db, GAUGES_LEASE, holder, seconds=max(3 * seconds, 10)):
-                metrics.set_item_gauges(store.summarise(local_date(now())))
-            else:
-                metrics.clear_item_gauges()
-        except Exception:  # noqa: BLE001 — a failed read is retried at the next tick
-            log.exception("figures gauges not read; retrying")
-        stop.wait(seconds)
-
-
 def run(settings: Settings) -> None:
     db = mongo.database(settings, SERVICE)
     ensure_indexes(db)
@@ -149,9 +130,10 @@ def run(settings: Settings) -> None:
         consumer=make_consumer(settings, group, topics, client_id=f"{SERVICE}-figures",
                                max_poll_records=POLL_RECORDS))
     process.stop_on_signals(runner.stop)
-    gauges = threading.Thread(target=report_gauges, name="figures-gauges", daemon=True,
-                              args=(store, db, runner.stop, settings.figures_gauge_seconds))
-    gauges.start()
+    # Sum the tallies into every county's summary, keep it for the reports, set the gauges.
+    gauges.start_reporting(
+        db, GAUGES_LEASE, lambda: metrics.set_item_gauges(store.summarise(local_date(now()))),
+        metrics.clear_item_gauges, runner.stop, settings.figures_gauge_seconds)
     runner.run()
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 from services.notifications import SERVICE, api, bootstrap
-from services.notifications.metrics import DeliveryBacklog
 from shared import auth
 from shared import logging as slog
-from shared.clock import now
 from shared.config import Settings
-from shared.metrics import ReadAtMostEvery
 from shared.web import create_service_app, readiness
 
 DESCRIPTION = """Delivers the events of the issues and inspections services to county systems
@@ -28,11 +25,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     slog.configure(SERVICE, settings.log_level)
     notifications = bootstrap.build(settings)
-    backlog = ReadAtMostEvery(DeliveryBacklog(notifications.stores.deliveries.counts, now))
     app, smorest = create_service_app(
         SERVICE, title="supervision notifications", description=DESCRIPTION,
         settings=settings, readiness=readiness(settings, notifications.db),
-        metrics_collectors=lambda: [backlog], wiring=notifications)
+        wiring=notifications)
     smorest.register_blueprint(api.subscriptions)
     smorest.register_blueprint(api.feed)
     app.before_request(auth.whole_region_only(SERVICE))

@@ -1,13 +1,13 @@
 """The notifications service's own metrics. Labels are bounded: outcomes and states only,
-never a subscription id or a URL."""
+never a subscription id or a URL.
+
+``supervision_webhook_deliveries`` is set by the dispatcher holding the gauges' lease
+(shared.gauges), by no web process: it comes from one place, so ``sum`` over every target the
+service has is the count itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import Counter, Gauge, Histogram
 
 from shared.metrics import HTTP_BUCKETS, LAG_BUCKETS
 
@@ -26,20 +26,18 @@ WEBHOOK_FAILED = Counter(
 FEED_LAG = Histogram(
     "supervision_feed_lag_seconds",
     "Age of events when the pull feed hands them to a reader", buckets=LAG_BUCKETS)
+DELIVERIES = Gauge(
+    "supervision_webhook_deliveries", "Webhook deliveries by state "
+    "(due, waiting = the retry backlog, in_flight, failed)", ["state"],
+    multiprocess_mode="mostrecent")
+GAUGES_LEASE = "notifications-gauges"
 
 
-class DeliveryBacklog:
-    """Deliveries by state, read from the database at scrape time (so it is right across
-    every process): due now, waiting for a retry, in flight, failed."""
+def set_delivery_gauges(counts: dict[str, int]) -> None:
+    for state, value in counts.items():
+        DELIVERIES.labels(state).set(value)
 
-    def __init__(self, counts: Callable[[datetime], dict[str, int]], clock: Callable[[], datetime]):
-        self.counts = counts
-        self.clock = clock
 
-    def collect(self):
-        family = GaugeMetricFamily(
-            "supervision_webhook_deliveries", "Webhook deliveries by state "
-            "(due, waiting = the retry backlog, in_flight, failed)", labels=["state"])
-        for state, value in self.counts(self.clock()).items():
-            family.add_metric([state], value)
-        yield family
+def clear_delivery_gauges() -> None:
+    """Not the holder of the lease: report none (the holder reports them)."""
+    DELIVERIES.clear()

@@ -329,14 +329,6 @@ def test_only_the_city_cancels_and_a_completed_inspection_cannot_be(as_):
 
 # --- operations --------------------------------------------------------------------------------
 
-def test_metrics_count_inspections_by_status_without_naming_a_county(as_, app):
-    plan(as_)
-    text = app.test_client().get("/metrics").get_data(as_text=True)
-    line = next(s for s in text.splitlines() if s.startswith("supervision_inspections{"))
-    assert 'status="' in line and "county" not in line
-    assert 'supervision_inspections{status="planned"} 1.0' in text
-
-
 def test_ready_when_database_and_broker_answer(app):
     response = app.test_client().get("/readyz")
     assert response.status_code == 200, response.get_json()

@@ -7,9 +7,6 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-import requests
-from prometheus_client.parser import text_string_to_metric_families
-
 from services.issues import handlers
 from services.issues.app import create_app
 from services.issues.domain.model import Caller, local_date
@@ -19,21 +16,10 @@ from shared.clock import now_ms
 from shared.outbox import Relay
 from tests.integration.issues.conftest import KEQIAO, YUECHENG
 from tests.processes import environment, free_port, python_module
-from tests.support import eventually
+from tests.support import eventually, scraped
 
 CITY = Caller("city", "city_admin")
 GAUGES = ("supervision_items", "supervision_items_overdue")
-
-
-def summed(texts: list[str]) -> Counter:
-    """Every target's samples of the gauges added up, per name and labels (as sum by does)."""
-    total: Counter = Counter()
-    for text in texts:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name in GAUGES:
-                    total[(sample.name, tuple(sorted(sample.labels.items())))] += sample.value
-    return total
 
 
 def expected(db) -> Counter:
@@ -74,20 +60,11 @@ def test_two_web_replicas_and_two_figures_processes_sum_to_the_recount(kafka_set
         want = expected(db)
         assert want[("supervision_items", (("county", YUECHENG), ("status", "open")))] == 2
 
-        def scraped() -> Counter:
-            texts = [web.get("/metrics").get_data(as_text=True) for web in webs]
-            try:
-                texts += [requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-                          for port in ports]
-            except requests.ConnectionError:
-                return Counter({"not listening yet": 1})
-            return summed(texts)
-
         # Zeros are reported too; compare the figures that are not zero.
-        eventually(lambda: +scraped() == +want, timeout=90, interval=0.5,
+        eventually(lambda: +scraped(webs, ports, GAUGES) == +want, timeout=90, interval=0.5,
                    message="the summed gauges never equalled the recount:\n"
                            + "\n".join(p.tail() for p in processes))
-        assert not summed([web.get("/metrics").get_data(as_text=True) for web in webs])
+        assert not scraped(webs, (), GAUGES)
     finally:
         for process in processes:
             process.stop()

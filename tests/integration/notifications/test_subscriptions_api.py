@@ -129,9 +129,3 @@ def test_openapi_documents_the_notifications_paths(app):
 
 def test_the_database_is_this_tests_own(app):
     assert mongo.database(app.config["SETTINGS"], "notifications").name.startswith("t")
-
-
-def test_metrics_show_the_delivery_backlog_by_state(app):
-    text = app.test_client().get("/metrics").get_data(as_text=True)
-    for state in ("due", "waiting", "in_flight", "failed"):
-        assert f'supervision_webhook_deliveries{{state="{state}"}}' in text
