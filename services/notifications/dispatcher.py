@@ -29,14 +29,17 @@ from services.notifications.domain.deliveries import FAILED, Attempt, Delivery
 from services.notifications.domain.retention import Retention
 from services.notifications.domain.subscriptions import ACTIVE
 from services.notifications.metrics import (
+    GAUGES_LEASE,
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERY_LAG,
     WEBHOOK_FAILED,
     WEBHOOK_LATENCY,
+    clear_delivery_gauges,
+    set_delivery_gauges,
 )
 from services.notifications.outbound import Sender, connects
 from services.notifications.repository import Sweeper
-from shared import process
+from shared import gauges, process
 from shared.clock import now as _now
 from shared.config import Settings
 
@@ -49,6 +52,7 @@ class Dispatcher:
                  send: delivering.Send | None = None):
         self.settings = settings
         notifications = bootstrap.build(settings)
+        self.db = notifications.db
         self.stores = notifications.stores
         self.sweeper = Sweeper(notifications.db)
         self.retention = Retention.of(
@@ -225,7 +229,14 @@ def _observe(delivery: Delivery, attempt: Attempt) -> None:
 def main() -> None:
     settings = process.start(f"{SERVICE}-dispatcher")
     stop = process.stop_on_signals()
-    Dispatcher.from_env(settings).run(stop)
+    dispatcher = Dispatcher.from_env(settings)
+    # Deliveries by state, counted every DATABASE_GAUGES_SECONDS by the dispatcher holding the
+    # gauges' lease.
+    gauges.start_reporting(
+        dispatcher.db, GAUGES_LEASE,
+        lambda: set_delivery_gauges(dispatcher.stores.deliveries.counts(_now())),
+        clear_delivery_gauges, stop, settings.database_gauges_seconds)
+    dispatcher.run(stop)
 
 
 if __name__ == "__main__":
