@@ -64,7 +64,8 @@ class Settings:
     notifications_sweep_seconds: float = 3600.0
     consumer_instance_id: str | None = None
     # Metrics (shared.metrics): one directory a service for all its processes; a worker's own
-    # /metrics port where it shares none; how often a web process counts in the database.
+    # /metrics port where it shares none; how often the holder of a service's gauges' lease
+    # counts them in the database (shared.gauges).
     prometheus_multiproc_dir: str | None = None
     metrics_port: int | None = None
     database_gauges_seconds: float = 15.0
