@@ -44,11 +44,20 @@ from services.notifications.domain.retention import (
 )
 from services.notifications.domain.rule_u import CITY_ONLY_TYPES
 from services.notifications.domain.subscriptions import ACTIVE, Secret, Subscription
-from shared import mongo
+from shared import clock, mongo
 from shared.changelog import ChangeLog
 
 SEQUENCE = "event-seqs"  # the id of the sequence counter in its change log
 FINISHED = (DELIVERED, FAILED, CANCELLED)
+# Pending deliveries are kept in buckets of their due time, this many seconds wide, and within a
+# bucket in pages of this many sequence numbers: what is due is read a bucket's page at a time,
+# each an equality, so a read never touches what is due later, nor more than a page past what it
+# needs.
+DUE_BUCKET_SECONDS = 10
+SEQ_PAGE = 64
+# A bucket's marker is dropped once the bucket is this many buckets past and read empty: longer
+# than any writer's clock may lag or a write may take between marking a bucket and filling it.
+SETTLED_BUCKETS = 2
 
 
 class StaleSubscription(Exception):
@@ -72,6 +81,44 @@ def ensure_indexes(db: Database) -> None:
     for collection in (db.events, db.attempts, db.delivery_claims):
         collection.create_index("day")
     db.deliveries.create_index([("day", ASCENDING), ("status", ASCENDING)])
+    db.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING),
+                                ("due_bucket", ASCENDING), ("seq_page", ASCENDING)])
+    db.due_buckets.create_index("subscription_id")
+    _bucket_unbucketed(db)
+
+
+def _bucket_unbucketed(db: Database) -> None:
+    # Pending deliveries stored before they carried their due bucket: due now, in this bucket.
+    now = clock.now()
+    for doc in db.deliveries.find({"status": PENDING, "seq_page": None},
+                                  {"subscription_id": 1, "seq": 1}):
+        [marked] = _mark_due(db.due_buckets, [(doc["subscription_id"], now, doc["seq"])], now)
+        db.deliveries.update_one(
+            {"_id": doc["_id"], "status": PENDING},
+            {"$set": {"due_bucket": marked, "seq_page": doc["seq"] // SEQ_PAGE}})
+
+
+def bucket_of(moment: datetime) -> int:
+    return int(moment.timestamp() // DUE_BUCKET_SECONDS)
+
+
+def _mark_due(markers, due: list[tuple[str, datetime, int]], now: datetime) -> list[int]:
+    """Record, for each (subscription, due time, seq), that the subscription has a pending
+    delivery in that bucket and page (one insert for all); answer the buckets. A time already
+    past goes in the bucket of ``now``: a marker is dropped only once its bucket is past (see
+    Deliveries.due_of), so no delivery is ever written into a bucket whose marker may be gone."""
+    buckets = [max(bucket_of(at), bucket_of(now)) for _, at, _ in due]
+    docs = {}
+    for (sub, _, seq), bucket in zip(due, buckets, strict=True):
+        id_ = marker_id(sub, bucket, seq // SEQ_PAGE)
+        docs[id_] = {"_id": id_, "subscription_id": sub, "bucket": bucket,
+                     "page": seq // SEQ_PAGE}
+    mongo.insert_new(markers, list(docs.values()))
+    return buckets
+
+
+def marker_id(subscription_id: str, bucket: int, page: int) -> str:
+    return f"{subscription_id}|{bucket}|{page}"
 
 
 def _doc(obj, **extra) -> dict:
@@ -208,21 +255,38 @@ def _event(doc: dict) -> StoredEvent:
 
 class Deliveries:
     """The durable delivery queue: what is due is claimed under a lease, so a dead worker's
-    claims return to the queue when their lease runs out."""
+    claims return to the queue when their lease runs out.
+
+    Each pending delivery carries the bucket of its due time (``due_bucket``) and the page of
+    its sequence number (``seq_page``), and ``due_buckets`` holds a marker for each
+    subscription, bucket and page written into (inserted before the delivery). A read of what is
+    due takes the subscription's markers up to now and those pages by equality, earliest first,
+    until it has enough: FerretDB 1.24, which hands PostgreSQL equalities only, decodes a page
+    past what is due at most, and nothing due later (a backlog of retries waiting for their time
+    costs no read); MongoDB serves each page from an index."""
 
     def __init__(self, db: Database):
         self.collection = db.deliveries
         self.claims = db.delivery_claims
+        self.markers = db.due_buckets
+
+    def _mark(self, deliveries: list[Delivery]) -> list[int]:
+        return _mark_due(self.markers,
+                         [(d.subscription_id, d.next_attempt_at, d.seq) for d in deliveries],
+                         clock.now())
 
     def ensure(self, delivery: Delivery) -> bool:
         """Record the delivery unless it exists; True if it was new."""
+        [bucket] = self._mark([delivery])
         result = self.collection.update_one(
-            {"_id": delivery.id}, {"$setOnInsert": _delivery_doc(delivery)}, upsert=True)
+            {"_id": delivery.id}, {"$setOnInsert": _delivery_doc(delivery, bucket)}, upsert=True)
         return result.upserted_id is not None
 
     def ensure_many(self, deliveries: list[Delivery]) -> None:
-        """Record each delivery unless it exists, in one insert."""
-        mongo.insert_new(self.collection, [_delivery_doc(delivery) for delivery in deliveries])
+        """Record each delivery unless it exists, in one insert (and one for the markers)."""
+        buckets = self._mark(deliveries)
+        mongo.insert_new(self.collection, [_delivery_doc(delivery, bucket) for delivery, bucket
+                                           in zip(deliveries, buckets, strict=True)])
 
     def get(self, id_: str) -> Delivery | None:
         doc = self.collection.find_one({"_id": id_})
@@ -235,36 +299,49 @@ class Deliveries:
             {"status": IN_FLIGHT, "lease_until": {"$lt": now}})]
 
     def due_of(self, subscription_id: str, now: datetime, *, limit: int) -> list[Delivery]:
-        """The subscription's pending deliveries due by ``now``, earliest first."""
-        # Both equalities at the top level: FerretDB hands them to PostgreSQL and decodes only
-        # this subscription's pending deliveries (an `$or` or `$in` on the status made it decode
-        # every delivery ever made); on MongoDB the index serves the range, sort and limit.
-        docs = self.collection.find(
-            {"status": PENDING, "subscription_id": subscription_id,
-             "next_attempt_at": {"$lte": now}}).sort(
-            [("next_attempt_at", ASCENDING), ("seq", ASCENDING)]).limit(limit)
-        return [_delivery(d) for d in docs]
+        """The subscription's pending deliveries due by ``now``, earliest first: read a bucket's
+        page at a time from the earliest, until ``limit`` are found (so at most ``limit`` and
+        one page more, besides the few of the current bucket not due yet)."""
+        current = bucket_of(now)
+        pages = sorted((m["bucket"], m["page"]) for m in self.markers.find(
+            {"subscription_id": subscription_id}, {"bucket": 1, "page": 1})
+            if m["bucket"] <= current)
+        due: list[Delivery] = []
+        for bucket, page in pages:
+            if len(due) >= limit:
+                break
+            # Four equalities at the top level: FerretDB hands them all to PostgreSQL.
+            docs = [_delivery(d) for d in self.collection.find(
+                {"status": PENDING, "subscription_id": subscription_id, "due_bucket": bucket,
+                 "seq_page": page})]
+            if not docs and bucket < current - SETTLED_BUCKETS:
+                self.markers.delete_one({"_id": marker_id(subscription_id, bucket, page)})
+            due += [d for d in docs if d.next_attempt_at <= now]
+        return sorted(due, key=lambda d: (d.next_attempt_at, d.seq))[:limit]
 
     def heads_of(self, subscription_id: str, subjects: Iterable[str]) -> dict[str, Delivery]:
         """For each of ``subjects``: the subscription's earliest unfinished delivery of it."""
-        subjects = sorted(subjects)
-        if not subjects:
-            return {}
         heads: dict[str, Delivery] = {}
-        for state in UNFINISHED:  # one query a state, each an equality (see due_of)
-            for doc in self.collection.find({"status": state, "subscription_id": subscription_id,
-                                             "subject": {"$in": subjects}}):
+        for subject in sorted(subjects):
+            # One query a subject, all equalities (an `$in` would be filtered after FerretDB
+            # decoded every delivery of the subscription): a subject's own deliveries only.
+            for doc in self.collection.find({"subscription_id": subscription_id,
+                                             "subject": subject}):
                 delivery = _delivery(doc)
-                if delivery.subject not in heads or delivery.seq < heads[delivery.subject].seq:
-                    heads[delivery.subject] = delivery
+                if delivery.status in UNFINISHED and (
+                        subject not in heads or delivery.seq < heads[subject].seq):
+                    heads[subject] = delivery
         return heads
 
     def defer_many(self, waits: list[tuple[Delivery, datetime]]) -> None:
-        """Put off each pending delivery until its time, in one round trip."""
+        """Put off each pending delivery until its time, in two round trips."""
         if waits:
+            buckets = _mark_due(self.markers, [(d.subscription_id, until, d.seq)
+                                               for d, until in waits], clock.now())
             self.collection.bulk_write(
-                [UpdateOne({"_id": d.id, "status": PENDING}, {"$set": {"next_attempt_at": until}})
-                 for d, until in waits], ordered=False)
+                [UpdateOne({"_id": d.id, "status": PENDING},
+                           {"$set": {"next_attempt_at": until, "due_bucket": bucket}})
+                 for (d, until), bucket in zip(waits, buckets, strict=True)], ordered=False)
 
     def claim_many(self, deliveries: list[Delivery], now: datetime, lease_until: datetime,
                    holder: str) -> list[Delivery]:
@@ -303,9 +380,13 @@ class Deliveries:
         if not deliveries:
             return
         updates = []
+        retries = [d for d in deliveries if d.status == PENDING]
+        buckets = dict(zip((d.id for d in retries), self._mark(retries), strict=True))
         for delivery in deliveries:
             fields = _doc(delivery)
             fields.pop("_id")
+            if delivery.id in buckets:
+                fields["due_bucket"] = buckets[delivery.id]
             updates.append(UpdateOne(
                 {"_id": delivery.id, "status": IN_FLIGHT, "holder": holder},
                 {"$set": {**fields, "lease_until": None, "holder": None, "claim": None}}))
@@ -315,6 +396,8 @@ class Deliveries:
         """Write a replayed delivery, if it is still in the state it was read in."""
         fields = _doc(delivery)
         fields.pop("_id")
+        if delivery.status == PENDING:
+            [fields["due_bucket"]] = self._mark([delivery])
         return bool(self.collection.update_one(
             {"_id": delivery.id, "status": was}, {"$set": fields}).matched_count)
 
@@ -333,9 +416,10 @@ class Deliveries:
 _DELIVERY_FIELDS = {f.name for f in dataclasses.fields(Delivery)}
 
 
-def _delivery_doc(delivery: Delivery) -> dict:
+def _delivery_doc(delivery: Delivery, bucket: int) -> dict:
     # Made when it is first due (at once, or at a replay): the day it was stored on.
-    return _doc(delivery, day=day_key(delivery.next_attempt_at))
+    return _doc(delivery, day=day_key(delivery.next_attempt_at), due_bucket=bucket,
+                seq_page=delivery.seq // SEQ_PAGE)
 
 
 def claim_id(delivery: Delivery, window: int) -> str:
