@@ -312,6 +312,25 @@ class EvidenceSchema(Schema):
         "description": "of the bytes uploaded; city admins only"})
 
 
+def upload_endpoint(blp, idempotency_parameter: dict):
+    """The documented shape of a photo upload view on ``blp``: the multipart field, the 201
+    answer and the refusals (one place for both services' upload endpoints)."""
+    decorators = (
+        blp.arguments(UploadSchema, location="files"),
+        blp.response(201, EvidenceSchema),
+        blp.alt_response(413, description="larger than 10 MB"),
+        blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes"),
+        blp.alt_response(422, description="damaged, truncated or too many pixels"),
+        blp.doc(parameters=[idempotency_parameter]),
+    )
+
+    def decorate(view):
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
+    return decorate
+
+
 IMAGE_RESPONSE = {"description": "the photo without its metadata", "content": {
     JPEG: {"schema": {"type": "string", "format": "binary"}},
     PNG: {"schema": {"type": "string", "format": "binary"}}},

@@ -158,12 +158,7 @@ def _evidence() -> evidence.EvidenceStore:
 class InspectionEvidence(MethodView):
     @require("inspector")
     @idempotency.idempotent(_database)
-    @blp.arguments(evidence.UploadSchema, location="files")
-    @blp.response(201, evidence.EvidenceSchema)
-    @blp.alt_response(413, description="larger than 10 MB")
-    @blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes")
-    @blp.alt_response(422, description="damaged, truncated or too many pixels")
-    @blp.doc(parameters=[idempotency.PARAMETER])
+    @evidence.upload_endpoint(blp, idempotency.PARAMETER)
     def post(self, files: dict, inspection_id: str, caller: Caller):
         """A photo taken on site by the team, while the inspection is in progress; answers the
         id to put in a check's ``evidence``. docs/evidence.md says what is kept and served."""

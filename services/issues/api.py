@@ -306,12 +306,7 @@ class ItemTransitions(MethodView):
 class ItemEvidence(MethodView):
     @require(*WRITERS)
     @idempotency.idempotent(db)
-    @items_blp.arguments(evidence.UploadSchema, location="files")
-    @items_blp.response(201, evidence.EvidenceSchema)
-    @items_blp.alt_response(413, description="larger than 10 MB")
-    @items_blp.alt_response(415, description="neither JPEG, PNG nor HEIC by its bytes")
-    @items_blp.alt_response(422, description="damaged, truncated or too many pixels")
-    @items_blp.doc(parameters=[idempotency.PARAMETER])
+    @evidence.upload_endpoint(items_blp, idempotency.PARAMETER)
     def post(self, files: dict, item_id: str, caller: Caller):
         """Upload an evidence photo of the item (whoever may move it); answers the id to put in
         a transition's ``evidence``. docs/evidence.md says what is kept and what is served."""

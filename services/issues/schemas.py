@@ -224,30 +224,27 @@ class RankingArgs(Schema):
                             metadata={"description": "defaults to the current quarter"})
 
 
-class RankingRowSchema(Schema):
+class _RankedFiguresSchema(Schema):
+    """What a ranked row of counties or of cities carries."""
+    city = fields.String(required=True)
+    city_name = fields.String(required=True)
+    score = fields.Float(allow_none=True, required=True)
+    items = fields.Integer(required=True)
+    closed = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    reopened = fields.Integer(required=True)
+
+
+class RankingRowSchema(_RankedFiguresSchema):
     rank = fields.Integer(allow_none=True, required=True, metadata={
         "description": "the county's rank among the counties of its city"})
     county = fields.String(required=True)
     county_name = fields.String(required=True)
-    city = fields.String(required=True)
-    city_name = fields.String(required=True)
-    score = fields.Float(allow_none=True, required=True)
-    items = fields.Integer(required=True)
-    closed = fields.Integer(required=True)
-    overdue = fields.Integer(required=True)
-    reopened = fields.Integer(required=True)
 
 
-class CityRankingRowSchema(Schema):
+class CityRankingRowSchema(_RankedFiguresSchema):
     rank = fields.Integer(allow_none=True, required=True, metadata={
         "description": "the city's rank among the cities of the province"})
-    city = fields.String(required=True)
-    city_name = fields.String(required=True)
-    score = fields.Float(allow_none=True, required=True)
-    items = fields.Integer(required=True)
-    closed = fields.Integer(required=True)
-    overdue = fields.Integer(required=True)
-    reopened = fields.Integer(required=True)
 
 
 class RankingSchema(Schema):
