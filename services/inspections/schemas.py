@@ -12,10 +12,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.inspections.domain.model import KINDS, OUTCOMES, STATUSES
 from services.inspections.domain.sampling import STRATEGIES
-from shared import divisions
 from shared.clock import to_millis
 from shared.events import ITEM_STATUSES
 from shared.pagination import PageArgs, page_schema
+from shared.schemas import known_county
 
 MAX_ITEMS = 500
 MAX_TEAM = 20
@@ -29,11 +29,7 @@ class Instant(fields.AwareDateTime):
         return to_millis(super()._deserialize(value, attr, data, **kwargs))
 
 
-def _known_county(code: str) -> None:
-    region = divisions.current()
-    if not region.is_county(code):
-        raise ValidationError(f"{code} is not a county of {region.name} {region.code}; "
-                              "the issues service's GET /v1/divisions lists them.")
+_known_county = known_county("the issues service's GET /v1/divisions")
 
 
 def _text(maximum: int, **kwargs) -> fields.String:

@@ -9,6 +9,7 @@ from services.issues import importing
 from services.issues.domain.model import STATUSES
 from shared import divisions
 from shared.pagination import PageArgs
+from shared.schemas import known_county
 
 TEXT = validate.Length(min=1, max=2000)
 NAME = validate.Length(min=1, max=100)
@@ -19,11 +20,7 @@ def _not_blank(value: str) -> None:
         raise ValidationError("Must not be blank.")
 
 
-def _known_county(code: str) -> None:
-    region = divisions.current()
-    if not region.is_county(code):
-        raise ValidationError(f"{code} is not a county of {region.name} {region.code}; "
-                              "GET /v1/divisions lists them.")
+_known_county = known_county()
 
 
 def _known_city(code: str) -> None:
