@@ -69,6 +69,15 @@ class Settings:
     prometheus_multiproc_dir: str | None = None
     metrics_port: int | None = None
     database_gauges_seconds: float = 15.0
+    # gunicorn (shared/gunicorn_conf.py, each service's gunicorn.conf.py): where each web app
+    # listens, its workers and threads, and the issues worker timeout (large imports).
+    issues_bind: str = "0.0.0.0:8001"
+    inspections_bind: str = "0.0.0.0:8002"
+    notifications_bind: str = "0.0.0.0:8003"
+    web_bind: str = "0.0.0.0:8000"
+    web_concurrency: int = 2
+    web_threads: int = 4
+    issues_worker_timeout: int = 300
     # How long the database work of one GET may take before it is answered 504 (shared.web).
     request_database_seconds: float = 10.0
     # The region supervised (docs/region.md): a province or city division code; where the
@@ -124,6 +133,13 @@ class Settings:
             ),
             reopen_deadline_days=int(env.get("REOPEN_DEADLINE_DAYS", cls.reopen_deadline_days)),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            issues_bind=env.get("ISSUES_BIND", cls.issues_bind),
+            inspections_bind=env.get("INSPECTIONS_BIND", cls.inspections_bind),
+            notifications_bind=env.get("NOTIFICATIONS_BIND", cls.notifications_bind),
+            web_bind=env.get("WEB_BIND", cls.web_bind),
+            web_concurrency=int(env.get("WEB_CONCURRENCY", cls.web_concurrency)),
+            web_threads=int(env.get("WEB_THREADS", cls.web_threads)),
+            issues_worker_timeout=int(env.get("ISSUES_WORKER_TIMEOUT", cls.issues_worker_timeout)),
             idempotency_retention_seconds=float(
                 env.get("IDEMPOTENCY_RETENTION_SECONDS", cls.idempotency_retention_seconds)),
             idempotency_sweep_seconds=float(

@@ -1,11 +1,11 @@
 """gunicorn settings every service shares; each service's gunicorn.conf.py adds its ``bind``."""
 
-import os
-
+from shared.config import Settings
 from shared.metrics import child_exit  # noqa: F401  (a gunicorn hook, found by name)
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+_settings = Settings.from_env()
+workers = _settings.web_concurrency
+threads = _settings.web_threads
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 20
@@ -13,6 +13,6 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs every request as JSON with its request id
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 # gunicorn's control socket has one default path for every master on the machine.
 control_socket_disable = True

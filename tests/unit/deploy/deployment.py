@@ -68,17 +68,24 @@ def settings_variables() -> set[str]:
     return set(_ENV_READ.findall(inspect.getsource(Settings.from_env)))
 
 
-def web_port(service: str) -> int:
-    """The port of the default ``bind`` in the service's gunicorn.conf.py."""
+def _bind_setting(service: str) -> str:
+    """The Settings field the service's gunicorn.conf.py binds to."""
     conf = (ROOT / "services" / service / "gunicorn.conf.py").read_text()
-    match = re.search(r'^bind = os\.environ\.get\("([A-Z_]+)", "[\d.]+:(\d+)"\)', conf, re.M)
+    match = re.search(r"^bind = settings\.([a-z_]+)$", conf, re.M)
     assert match, f"no bind in services/{service}/gunicorn.conf.py"
-    return int(match.group(2))
+    return match.group(1)
+
+
+def web_port(service: str) -> int:
+    """The port of the default ``bind`` of the service's gunicorn.conf.py."""
+    return int(getattr(Settings(), _bind_setting(service)).rsplit(":", 1)[1])
 
 
 def bind_variable(service: str) -> str:
-    conf = (ROOT / "services" / service / "gunicorn.conf.py").read_text()
-    return re.search(r'^bind = os\.environ\.get\("([A-Z_]+)"', conf, re.M).group(1)
+    """The variable that sets the service's ``bind`` (read by Settings.from_env)."""
+    name = _bind_setting(service).upper()
+    assert name in settings_variables(), name
+    return name
 
 
 @cache

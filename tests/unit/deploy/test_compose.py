@@ -34,6 +34,10 @@ DEFAULTS_ON_PURPOSE = {
     "DELIVERY_PER_SUBSCRIPTION",
     "DELIVERY_LEASE_SECONDS", "WEBHOOK_SECRET_GRACE_SECONDS", "DATABASE_GAUGES_SECONDS",
     "REQUEST_DATABASE_SECONDS",
+    # gunicorn's: compose gives each web its bind by GUNICORN_CMD_ARGS; workers, threads and
+    # the import timeout keep their defaults.
+    "ISSUES_BIND", "INSPECTIONS_BIND", "NOTIFICATIONS_BIND", "WEB_BIND", "WEB_CONCURRENCY",
+    "WEB_THREADS", "ISSUES_WORKER_TIMEOUT",
     # One process a pod only (deploy/k8s): compose's workers share their web's metrics
     # directory, and a static group membership id is one replica's, never a whole service's.
     "METRICS_PORT", "CONSUMER_INSTANCE_ID",
