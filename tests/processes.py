@@ -77,10 +77,20 @@ def python_module(name: str, module: str, *args: str, env: dict[str, str],
     return Process(name, [sys.executable, "-m", module, *args], env, log_dir)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, never one this test run has handed out before: the kernel may
+    give a just-closed port again, and a system whose broker and web service got the same port
+    fails to start."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
