@@ -1,6 +1,6 @@
 """Use cases of the inspections service: load through a repository, ask the domain, save.
 
-The domain states the events a change causes as ``Change``s; ``_events`` makes CloudEvents of
+The domain returns the events a change causes as ``Change``s; ``_events`` makes CloudEvents of
 them, and they travel in the same write as the change (the repository's outbox).
 Refusals are shared.domain kinds, answered as problem+json by shared.errors.
 """
@@ -27,7 +27,7 @@ from services.inspections.domain.model import (
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
 from shared.divisions import in_city
-from shared.domain import Caller, NotPermitted, Unknown
+from shared.domain import Caller, Change, NotPermitted, Unknown
 from shared.events import envelopes
 from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
 
@@ -92,12 +92,12 @@ def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspec
     existing = inspections.get(inspection_id)
     if existing is None:
         item_ids, sample = _choose_items(items, command, now, seed)
-        inspection = Inspection.plan(
+        inspection, changes = Inspection.plan(
             id=inspection_id, target_county=command.target_county, kind=command.kind,
             team=command.team, window_start=command.window_start, window_end=command.window_end,
             item_ids=item_ids, sample=sample, planned_by=planned_by.sub, now=now,
             fingerprint=fingerprint)
-        if inspections.add(inspection, _events(inspection)):
+        if inspections.add(inspection, _events(inspection, changes)):
             return view(items, inspection, planned_by)
         existing = inspections.get(inspection_id)  # the same key won a race a moment ago
     if existing is None or existing.fingerprint != fingerprint:
@@ -123,11 +123,8 @@ def list_inspections(inspections: InspectionRepository, viewer: Caller, *, statu
 
 def start(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Caller,
           now: datetime) -> InspectionView:
-    def change(inspection: Inspection) -> bool:
-        inspection.start(by, now)
-        return True
-
-    return view(items, _change(inspections, inspection_id, by, change), by)
+    return view(items, _change(inspections, inspection_id, by,
+                               lambda inspection: inspection.start(by, now)), by)
 
 
 def file_results(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
@@ -135,12 +132,13 @@ def file_results(inspections: InspectionRepository, items: ItemCopy, inspection_
                  *, key: str | None, fingerprint: str) -> InspectionView:
     filed: list[Check] = []
 
-    def change(inspection: Inspection) -> bool:
+    def change(inspection: Inspection) -> list[Change] | None:
         if inspection.is_retry_of_filing(by, key, fingerprint):
-            return False
-        inspection.file_results(by, checks, new_problems, now, key=key, fingerprint=fingerprint)
+            return None
+        changes = inspection.file_results(by, checks, new_problems, now, key=key,
+                                          fingerprint=fingerprint)
         filed[:] = checks
-        return True
+        return changes
 
     inspection = _change(inspections, inspection_id, by, change)
     for check in filed:
@@ -168,11 +166,8 @@ def evidence(inspections: InspectionRepository, store: EvidenceStore, inspection
 
 def cancel(inspections: InspectionRepository, items: ItemCopy, inspection_id: str, by: Caller,
            now: datetime, reason: str | None) -> InspectionView:
-    def change(inspection: Inspection) -> bool:
-        inspection.cancel(by, now, reason)
-        return True
-
-    return view(items, _change(inspections, inspection_id, by, change), by)
+    return view(items, _change(inspections, inspection_id, by,
+                               lambda inspection: inspection.cancel(by, now, reason)), by)
 
 
 def copy_item(items: ItemCopy, item: CopiedItem, now: datetime) -> bool:
@@ -211,21 +206,20 @@ def _visible(inspections: InspectionRepository, inspection_id: str,
 
 
 def _change(inspections: InspectionRepository, inspection_id: str, viewer: Caller,
-            change: Callable[[Inspection], bool]) -> Inspection:
-    """Apply ``change`` and save under optimistic concurrency, deciding again when overtaken."""
+            change: Callable[[Inspection], list[Change] | None]) -> Inspection:
+    """Apply ``change`` and save under optimistic concurrency, deciding again when overtaken.
+    ``change`` answers the events it causes, or None when there is nothing to save (a retry)."""
     for _ in range(ATTEMPTS):
         inspection = _visible(inspections, inspection_id, viewer)
-        if not change(inspection) or inspections.save(inspection, _events(inspection)):
+        changes = change(inspection)
+        if changes is None or inspections.save(inspection, _events(inspection, changes)):
             return inspection
     raise WrongStatus("The inspection kept changing while this request was decided; try again.")
 
 
-def _events(inspection: Inspection) -> list[dict]:
+def _events(inspection: Inspection, changes: list[Change]) -> list[dict]:
     """The CloudEvents of the inspection's change, handed over to be saved with it."""
-    events = envelopes(inspection.events, subject=inspection.id,
-                       county=inspection.target_county)
-    inspection.events.clear()
-    return events
+    return envelopes(changes, subject=inspection.id, county=inspection.target_county)
 
 
 def _choose_items(items: ItemCopy, command: PlanInspection, now: datetime,

@@ -2,9 +2,9 @@
 
 An inspection is planned by the city against one target county, started on site by a member
 of its team, and completed by one filing of results; the city may cancel it before that.
-Every change bumps ``version`` and appends the events it causes to ``inspection.events`` as
-``Change``s; the handlers make CloudEvents of them and save them with the change. Nothing here
-does I/O.
+Every change bumps ``version`` and returns the events it causes as ``Change`` values, as the
+issues service's items do; the handlers make CloudEvents of them and save them with the change.
+Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -126,13 +126,12 @@ class Inspection:
     filing: Filing | None = None
     fingerprint: str | None = None  # of the planning request, for Idempotency-Key retries
     version: int = 0
-    events: list[Change] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def plan(cls, *, id: str, target_county: str, kind: str, team: list[TeamMember],
              window_start: datetime, window_end: datetime, item_ids: list[str],
              planned_by: str, now: datetime, sample: Sample | None = None,
-             fingerprint: str | None = None) -> Inspection:
+             fingerprint: str | None = None) -> tuple[Inspection, list[Change]]:
         errors: dict[str, list | dict] = {}
         if kind not in KINDS:
             errors["kind"] = [f"Must be one of {', '.join(KINDS)}."]
@@ -161,12 +160,11 @@ class Inspection:
                          item_ids=list(item_ids), planned_by=planned_by, planned_at=now,
                          sample=sample, fingerprint=fingerprint)
         # Rule U: the county attribute is the target, so that delivery can keep it from them.
-        inspection._raise("inspection.planned", {
+        return inspection, [inspection._change("inspection.planned", {
             "inspection_id": id, "target_county": target_county, "kind": kind,
             "team": [{"sub": m.sub, "county": m.county, "name": m.name} for m in team],
             "window_start": window_start, "window_end": window_end, "item_ids": list(item_ids),
-            "planned_at": now})
-        return inspection
+            "planned_at": now})]
 
     # --- who may see what (rule U) -------------------------------------------------------
 
@@ -199,7 +197,7 @@ class Inspection:
 
     # --- changes ---------------------------------------------------------------------------
 
-    def start(self, by: Caller, now: datetime) -> None:
+    def start(self, by: Caller, now: datetime) -> list[Change]:
         self._check_team_member(by, "start")
         if self.status != PLANNED:
             raise WrongStatus(f"The inspection is {self.status}; only a planned one can start.")
@@ -209,9 +207,9 @@ class Inspection:
                 f" to {self.window_end.isoformat()}.")
         self.status, self.started_at, self.started_by = IN_PROGRESS, now, by.sub
         self.version += 1
-        self._raise("inspection.started", {
+        return [self._change("inspection.started", {
             "inspection_id": self.id, "target_county": self.target_county, "kind": self.kind,
-            "item_ids": list(self.item_ids), "started_at": now, "started_by": by.sub})
+            "item_ids": list(self.item_ids), "started_at": now, "started_by": by.sub})]
 
     def is_retry_of_filing(self, by: Caller, key: str | None, fingerprint: str) -> bool:
         """Whether this request repeats the filing already made (same caller, key and body).
@@ -226,7 +224,7 @@ class Inspection:
         return True
 
     def file_results(self, by: Caller, checks: list[Check], new_problems: list[NewProblem],
-                     now: datetime, *, key: str | None, fingerprint: str) -> None:
+                     now: datetime, *, key: str | None, fingerprint: str) -> list[Change]:
         """One filing completes the inspection: a check event per item, one per new problem."""
         self._check_team_member(by, "file results of")
         if self.status != IN_PROGRESS:
@@ -241,22 +239,24 @@ class Inspection:
         self.checks, self.new_problems = list(checks), list(new_problems)
         self.filing = Filing(by=by.sub, at=now, key=key, fingerprint=fingerprint)
         self.version += 1
-        for check in checks:
-            self._raise(f"inspection.check_{'passed' if check.outcome == PASS else 'failed'}", {
+        changes = [self._change(
+            f"inspection.check_{'passed' if check.outcome == PASS else 'failed'}", {
                 "inspection_id": self.id, "item_id": check.item_id,
                 "target_county": self.target_county, "outcome": check.outcome,
                 "findings": check.findings, "evidence": list(check.evidence),
                 "observed_at": check.observed_at, "inspector": by.sub}, subject=check.item_id)
-        for problem in new_problems:
-            self._raise("inspection.problem_found", {
-                "inspection_id": self.id, "county": self.target_county,
-                "township": problem.township, "village": problem.village,
-                "problem": problem.problem, "measure": problem.measure, "found_at": now})
+            for check in checks]
+        changes += [self._change("inspection.problem_found", {
+            "inspection_id": self.id, "county": self.target_county,
+            "township": problem.township, "village": problem.village,
+            "problem": problem.problem, "measure": problem.measure, "found_at": now})
+            for problem in new_problems]
         failed = sum(1 for c in checks if c.outcome == FAIL)
-        self._raise("inspection.completed", {
+        changes.append(self._change("inspection.completed", {
             "inspection_id": self.id, "target_county": self.target_county,
             "checks": len(checks), "passed": len(checks) - failed, "failed": failed,
-            "new_problems": len(new_problems), "completed_at": now})
+            "new_problems": len(new_problems), "completed_at": now}))
+        return changes
 
     def check_may_add_evidence(self, by: Caller) -> None:
         """Photos are taken on site: by the team, while the inspection is in progress."""
@@ -265,7 +265,7 @@ class Inspection:
             raise WrongStatus(f"The inspection is {self.status}; photos are added while it is "
                               "in progress, before the results are filed.")
 
-    def cancel(self, by: Caller, now: datetime, reason: str | None = None) -> None:
+    def cancel(self, by: Caller, now: datetime, reason: str | None = None) -> list[Change]:
         """The city calls off a planned or running inspection. No event: the contract has none,
         and a cancelled plan that never started must stay unknown to its county (rule U)."""
         if by.role != "city_admin":
@@ -275,6 +275,7 @@ class Inspection:
         self.status, self.cancelled_at = CANCELLED, now
         self.cancelled_by, self.cancel_reason = by.sub, reason
         self.version += 1
+        return []
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -308,11 +309,10 @@ class Inspection:
                 per_check[str(i)] = problems
         return {"checks": per_check} if per_check else {}
 
-    def _raise(self, type_: str, data: dict, subject: str | None = None) -> None:
+    def _change(self, type_: str, data: dict, subject: str | None = None) -> Change:
         # ``county`` is the CloudEvents county attribute: the target, so delivery can keep
         # inspection.planned from it (rule U).
-        self.events.append(Change(type_, data, subject=subject or self.id,
-                                  county=self.target_county))
+        return Change(type_, data, subject=subject or self.id, county=self.target_county)
 
 
 def _summary(what: str, errors: dict) -> str:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from services.inspections.domain.model import CopiedItem, Inspection, TeamMember
-from shared.domain import Caller
+from shared.domain import Caller, Change
 from shared.events import encode, parse
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
@@ -34,6 +34,12 @@ def item(id: str, county: str = YUECHENG, **changes) -> CopiedItem:
 
 
 def planned(item_ids: Iterable[str] = ("i1", "i2", "i3"), **changes) -> Inspection:
+    return planning(item_ids, **changes)[0]
+
+
+def planning(item_ids: Iterable[str] = ("i1", "i2", "i3"),
+             **changes) -> tuple[Inspection, list[Change]]:
+    """The planned inspection and the events its planning causes."""
     arguments = dict(id="insp-1", target_county=YUECHENG, kind="spot_check", team=TEAM,
                      window_start=NOW - timedelta(hours=1), window_end=NOW + timedelta(days=2),
                      item_ids=list(item_ids), planned_by="city", now=NOW - timedelta(hours=2))
@@ -44,7 +50,6 @@ def planned(item_ids: Iterable[str] = ("i1", "i2", "i3"), **changes) -> Inspecti
 def started(**changes) -> Inspection:
     inspection = planned(**changes)
     inspection.start(INSPECTOR, NOW)
-    inspection.events.clear()
     return inspection
 
 
@@ -53,8 +58,7 @@ class FakeInspections:
         self.stored: dict[str, Inspection] = {}
         self.published: list = []
         self.overtake_next_save = False  # simulates a concurrent writer winning once
-        for inspection in existing:  # stored as a repository gives them back: no events
-            inspection.events.clear()
+        for inspection in existing:
             self.stored[inspection.id] = copy.deepcopy(inspection)
 
     def get(self, inspection_id: str) -> Inspection | None:

@@ -16,6 +16,7 @@ from tests.unit.inspections.fakes import (
     YUECHENG,
     Caller,
     planned,
+    planning,
     started,
 )
 
@@ -71,5 +72,5 @@ def test_the_sampled_items_stay_secret_from_the_team_until_the_start():
 
 
 def test_the_planned_event_carries_the_target_county_so_delivery_can_withhold_it():
-    event = planned().events[-1]
+    _, [event] = planning()
     assert (event.type, event.county) == ("inspection.planned", YUECHENG)
