@@ -67,7 +67,7 @@ class SubscriptionList(MethodView):
     @subscriptions.response(200, SubscriptionPage)
     def get(self, args: dict, caller: Caller):
         """The caller's subscriptions (every one for city_admin); no secrets."""
-        after = (decode_cursor(args["cursor"]) or {}).get("after")
+        after = decode_cursor(args["cursor"], _last_subscription)
         page = handlers.list_subscriptions(wiring().stores, caller, after, args["limit"] + 1)
         more = len(page) > args["limit"]
         page = page[: args["limit"]]
@@ -169,6 +169,13 @@ def read_feed(args: dict, caller: Caller):
     for event in page:
         FEED_LAG.observe(max((now - event.time).total_seconds(), 0))
     return {"items": [e.envelope for e in page], "next_cursor": encode_cursor(position.offsets)}
+
+
+def _last_subscription(position: dict) -> str:
+    """A cursor reader: the id of the last subscription served."""
+    if not isinstance(position["after"], str):
+        raise TypeError("a subscriptions cursor holds the last id served")
+    return position["after"]
 
 
 def _offsets(position: dict) -> dict[str, int]:

@@ -7,6 +7,7 @@ import pytest
 
 from shared import mongo
 from shared.auth import mint
+from shared.pagination import encode_cursor
 
 
 def body(url: str, counties=("330602",), event_types=("*",)) -> dict:
@@ -110,6 +111,17 @@ def test_the_subscription_list_pages_by_cursor_without_repeats(as_, receiver):
         if not (cursor := page["next_cursor"]):
             break
     assert sorted(seen) == sorted(ids)
+
+
+@pytest.mark.parametrize("cursor", [
+    "not-a-cursor",
+    encode_cursor({"at": "2026-12-01T08:00:00+00:00", "id": "d-1"}),  # a deliveries cursor
+    encode_cursor({"after": {"$gt": ""}}),
+])
+def test_a_cursor_the_list_did_not_give_out_is_a_400_naming_it(as_, cursor):
+    answer = as_["city"].get("/v1/subscriptions", query_string={"cursor": cursor})
+    assert answer.status_code == 400
+    assert answer.json["errors"] == {"cursor": ["Not a valid cursor."]}
 
 
 def test_a_bad_token_is_401(app, receiver):
