@@ -20,6 +20,7 @@ import requests
 from shared.auth import mint
 from shared.config import Settings
 from shared.kafka import ensure_topics
+from tests.e2e.system import LocalSystem
 from tests.processes import ROOT, Process, environment, free_port, python_module
 from tests.support import eventually
 
@@ -189,6 +190,20 @@ def prometheus(stack: Stack, tmp_path_factory) -> Prometheus:
         yield prometheus
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def system(request, base_settings: Settings, tmp_path_factory) -> LocalSystem:
+    """A whole local system of the module's own (tests/e2e/system.py), started as `make run`
+    starts one, with the module's ``SYSTEM_ENV`` in its environment. Every process's log
+    outlives it, in pytest's temporary directory."""
+    system = LocalSystem.create(base_settings, **getattr(request.module, "SYSTEM_ENV", {}))
+    logs = tmp_path_factory.mktemp(f"{request.module.__name__.rpartition('.')[2]}-logs")
+    try:
+        system.start()
+        yield system
+    finally:
+        system.remove(keep_logs=logs)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,8 @@ class LocalSystem:
     run: Process | None = None
 
     @classmethod
-    def create(cls, base: Settings) -> LocalSystem:
+    def create(cls, base: Settings, **extra: str) -> LocalSystem:
+        """A system to start, with ``extra`` added to the environment of its processes."""
         # Under the repository, not pytest's 0700 temporary directory: PostgreSQL runs as the
         # postgres user, who must reach its data directory.
         name = f"system-{uuid.uuid4().hex[:8]}"
@@ -56,7 +57,7 @@ class LocalSystem:
             MONGODB_URI=f"mongodb://127.0.0.1:{ports['MONGO_PORT']}",
             WEBHOOK_ALLOWED_HOSTS="127.0.0.1", WEBHOOK_RETRY_SCHEDULE="0,1,1,2,4,8",
             WEB_CONCURRENCY="2", PYTHONUNBUFFERED="1", WEB_BIND=web_bind,
-            **{f"{service.upper()}_BIND": bind for service, bind in binds.items()})
+            **{f"{service.upper()}_BIND": bind for service, bind in binds.items()}, **extra)
         settings = Settings.from_env(env)
         return cls(directory, env, {s: f"http://{b}" for s, b in binds.items()}, settings)
 

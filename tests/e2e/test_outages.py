@@ -32,17 +32,6 @@ BROKER_AWAY_SECONDS = 30
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture(scope="module")
-def system(base_settings, tmp_path_factory) -> LocalSystem:
-    system = LocalSystem.create(base_settings)
-    try:
-        system.start()
-        yield system
-    finally:
-        # Every process's log outlives the system, in pytest's temporary directory.
-        system.remove(keep_logs=tmp_path_factory.mktemp("system-logs"))
-
-
 @pytest.fixture
 def receiver(system):
     """A county system of 柯桥区 subscribed to every event of the county."""

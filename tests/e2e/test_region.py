@@ -6,32 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 import requests
 
-from shared.auth import mint
-from shared.config import Settings
-from tests.e2e.system import LocalSystem
-
 YUNHE, FUYUN, KEQIAO = "331125", "浮云街道", "330603"
-
-
-@pytest.fixture(scope="module")
-def lishui(base_settings, tmp_path_factory) -> LocalSystem:
-    system = LocalSystem.create(base_settings)
-    system.env["SUPERVISION_REGION"] = "331100"
-    system.settings = Settings.from_env(system.env)
-    try:
-        system.start()
-        yield system
-    finally:
-        system.remove(keep_logs=tmp_path_factory.mktemp("system-logs"))
-
-
-def headers(system: LocalSystem, role: str, county: str | None = None) -> dict:
-    token = mint(system.settings.jwt_secret, sub=f"{role}@{county or 'city'}", role=role,
-                 county=county)
-    return {"Authorization": f"Bearer {token}"}
+SYSTEM_ENV = {"SUPERVISION_REGION": "331100"}  # the module's system (tests/e2e/conftest.py)
 
 
 def item(county: str, township: str, village: str) -> dict:
@@ -40,9 +18,9 @@ def item(county: str, township: str, village: str) -> dict:
             "deadline": (date.today() + timedelta(days=60)).isoformat()}
 
 
-def test_a_lishui_system_knows_yunhe_and_its_street_and_refuses_keqiao(lishui):
-    issues = lishui.urls["issues"]
-    county = headers(lishui, "county_admin", YUNHE)
+def test_a_lishui_system_knows_yunhe_and_its_street_and_refuses_keqiao(system):
+    issues = system.urls["issues"]
+    county = system.token("county_admin", YUNHE)
     top = requests.get(f"{issues}/v1/divisions", headers=county, timeout=30).json()["items"]
     assert top[0]["name"] == "丽水市" and {"code": YUNHE, "name": "云和县", "level": "county",
                                            "parent": "331100"} in top
@@ -59,18 +37,18 @@ def test_a_lishui_system_knows_yunhe_and_its_street_and_refuses_keqiao(lishui):
         "云和县", village["code"])
 
     refused = requests.post(f"{issues}/v1/items", json=item(KEQIAO, "柯桥街道", "管墅社区"),
-                            headers=headers(lishui, "city_admin"), timeout=30)
+                            headers=system.token("city_admin"), timeout=30)
     assert refused.status_code == 422
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     assert refused.json()["errors"]["county"] == [
         "330603 is not a county of 丽水市 331100; GET /v1/divisions lists them."]
 
     # The other services of the system follow the same region: an inspection of 柯桥区 is refused.
-    plan = requests.post(f"{lishui.urls['inspections']}/v1/inspections", json={
+    plan = requests.post(f"{system.urls['inspections']}/v1/inspections", json={
         "target_county": KEQIAO, "kind": "spot_check", "item_ids": ["x"],
         "team": [{"sub": "insp", "county": YUNHE}],
         "window_start": "2030-01-01T09:00:00+08:00", "window_end": "2030-01-02T09:00:00+08:00"},
-        headers=headers(lishui, "city_admin"), timeout=30)
+        headers=system.token("city_admin"), timeout=30)
     assert plan.status_code == 422 and "target_county" in plan.json()["errors"]
 
     dashboard = requests.get(f"{issues}/dashboard", timeout=30)

@@ -27,7 +27,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.system import LocalSystem
 from tests.processes import ROOT
 from tests.receiver import Receiver
 from tests.support import eventually
@@ -42,17 +41,6 @@ INSPECTOR = "demo-inspector-1@330602"  # of 越城区: may inspect 柯桥区 (ru
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK) and AXE.exists()),
     reason="needs chromium, chromium-driver and node_modules (make install)")]
-
-
-@pytest.fixture(scope="module")
-def system(base_settings, tmp_path_factory) -> LocalSystem:
-    """A whole local system of this module's own (tests/e2e/system.py), as `make run`."""
-    system = LocalSystem.create(base_settings)
-    try:
-        system.start()
-        yield system
-    finally:
-        system.remove(keep_logs=tmp_path_factory.mktemp("web-system-logs"))
 
 
 @pytest.fixture(scope="module")
