@@ -3,8 +3,9 @@
 It starts the local stack (stack.sh up), then every process of deploy/local/Procfile with
 honcho's process manager, waits until each web service answers /readyz, prints the URLs and
 loads the demo city. On TERM, INT or HUP, or when run.sh dies in any way (PR_SET_PDEATHSIG, so
-a SIGKILL of run.sh counts), it stops the Procfile's processes, then the stack, then whatever
-else still carries the run's marker, and only then exits.
+a SIGKILL of run.sh counts), it stops the Procfile's processes, then the components of the stack
+it started (those `make up` started before stay up), then whatever else still carries the run's
+marker, and only then exits.
 
 Why a process of its own: every process of the run inherits the marker SUPERVISION_RUN from
 run.sh, so the stop finds them all, whoever their parent is now (the stack's components detach
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+COMPONENTS = ("kafka", "postgres", "ferretdb", "prometheus")  # the stack's (stack.sh)
 # Seconds a process has between TERM and KILL when the run stops (gunicorn's graceful stop
 # waits for its requests; a feed long-poll would hold it for 30 s).
 GRACE = 10
@@ -271,6 +273,14 @@ def end(pids_now, console: Console, what: str) -> None:
             time.sleep(0.1)
 
 
+def running_components() -> set[str]:
+    """The stack's components running now, as `stack.sh status` sees them."""
+    status = subprocess.run(["bash", str(LOCAL / "stack.sh"), "status"], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    rows = (line.split() for line in status.stdout.splitlines())
+    return {row[0] for row in rows if len(row) > 1 and row[1] in ("healthy", "starting")}
+
+
 def relay(argv: list[str], console: Console, prefix: str = "") -> int:
     """Run ``argv``, its output line by line to the console (never to a terminal of its own:
     a closed terminal must not fail the stack's stop)."""
@@ -298,6 +308,9 @@ class Run:
         self.procfile = parse_procfile(self.procfile_path.read_text()).processes
         self.started = time.monotonic()
         self.rc = 0
+        # The stack's components that ran before this run (`make up`): its stop leaves them up.
+        # Until they are known, the run has started none.
+        self.kept: set[str] | None = None
 
     def web_services(self) -> dict[str, str]:
         """Procfile process -> its address, for each one that has a ``<NAME>_BIND``."""
@@ -314,6 +327,10 @@ class Run:
             say(f"==> make run: the stack in {rel(self.stack_dir)}/, then the "
                 f"{len(self.procfile)} processes of {rel(self.procfile_path)}; logs in "
                 f"{rel(self.log_dir)}/")
+            self.kept = running_components()
+            if self.kept:
+                say(f"==> the stack's {', '.join(sorted(self.kept))} already running "
+                    "(make up): left running when this run stops")
             if relay(["bash", str(LOCAL / "stack.sh"), "up"], self.console) != 0:
                 say("error: the stack did not start (above); stopping")
                 self.rc = 1
@@ -432,9 +449,12 @@ class Run:
         components = stack_components(self.stack_dir)
         end(lambda: {p for p in marked(self.marker) if not within(p, components)},
             self.console, "service processes")
-        say("==> stopping the stack")
-        with contextlib.suppress(Stop):
-            relay(["bash", str(LOCAL / "stack.sh"), "down"], self.console)
+        started = [] if self.kept is None else [c for c in COMPONENTS if c not in self.kept]
+        if started:
+            say("==> stopping the stack" + (f" ({', '.join(started)}; make down stops the rest)"
+                                            if self.kept else ""))
+            with contextlib.suppress(Stop):
+                relay(["bash", str(LOCAL / "stack.sh"), "down", *started], self.console)
         # A component whose start was cut short before its pid file was written.
         end(lambda: marked(self.marker), self.console, "processes of the run")
         say(f"==> stopped in {time.monotonic() - began:.1f} s")

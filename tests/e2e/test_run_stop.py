@@ -1,7 +1,8 @@
 """`make run` (deploy/local/run.sh, on a terminal of the test's own) stops everything it started
 whatever stops it: Ctrl-C at several moments, TERM, a closed terminal, a SIGKILL of the script
 and its process group. Each time no process of the run remains and none of its ports is bound.
-A second run whose service port is taken refuses at once and names the holder."""
+A second run whose service port is taken refuses at once and names the holder. A stack that
+`make up` started before the run stays up when the run stops."""
 
 from __future__ import annotations
 
@@ -204,6 +205,31 @@ def test_ctrl_c_during_the_demo_load_stops_everything(stack_dir, tmp_path):
         assert "完成 done" not in terminal.output  # it was stopped, not finished
     finally:
         terminal.close()
+
+
+def test_a_stack_that_make_up_started_stays_up_when_the_run_stops(stack_dir, tmp_path):
+    directory, env = stack_dir
+    up = subprocess.run(["bash", str(STACK), "up"], env=env, cwd=ROOT, capture_output=True,
+                        text=True, timeout=240)
+    assert up.returncode == 0, up.stdout + up.stderr
+    terminal, marker = start(env, tmp_path)
+    try:
+        terminal.wait_for(r"^==> ready in")
+        began = time.monotonic()
+        terminal.ctrl_c()
+        stopped(terminal, began, "Ctrl-C beside a stack of make up")
+        assert "left running when this run stops" in terminal.output
+        service_ports = {int(env[f"{s.upper()}_BIND"].rsplit(":", 1)[1]) for s in SERVICES}
+        assert not listening(service_ports), terminal.output
+        assert not [pid for pid in marked(marker)], describe(marked(marker))
+        status = subprocess.run(["bash", str(STACK), "status"], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, f"the stack did not stay up:\n{status.stdout}"
+    finally:
+        terminal.close()
+        subprocess.run(["bash", str(STACK), "down"], env=env, cwd=ROOT, capture_output=True,
+                       timeout=120)
+    assert not listening(ports_of(env))
 
 
 def test_term_stops_everything_and_a_second_run_refuses_the_taken_port(stack_dir, tmp_path):
