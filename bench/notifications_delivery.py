@@ -39,6 +39,7 @@ from services.notifications.repository import Stores, ensure_indexes
 from shared import mongo
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
+from shared.domain import Caller
 from shared.events import ISSUES_TOPIC, TOPICS, encode, new_event, parse, record_key
 from shared.kafka import ensure_topics, producer
 
@@ -68,11 +69,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
-@dataclasses.dataclass(frozen=True)
-class _City:
-    sub: str = "bench"
-    role: str = "city_admin"
-    county: str | None = None
+CITY = Caller("bench", "city_admin")
 
 
 def _event(n: int, county: str = "330602") -> dict:
@@ -87,7 +84,7 @@ def _event(n: int, county: str = "330602") -> dict:
 
 def _subscribe(stores: Stores, id_: str, url: str, county: str) -> None:
     stores.subscriptions.add(Subscription.create(
-        id=id_, caller=_City(), url=url, event_types=["*"], counties=[county], known_types=[],
+        id=id_, caller=CITY, url=url, event_types=["*"], counties=[county], known_types=[],
         known_counties=[county], now=datetime.now(UTC)))
 
 
@@ -185,7 +182,7 @@ def run(settings: Settings, events: int, subscriptions: int, concurrency: int) -
     receiver = Receiver()
     for n in range(subscriptions):
         stores.subscriptions.add(Subscription.create(
-            id=f"bench-{n}", caller=_City(), url=receiver.url, event_types=["*"], counties=["*"],
+            id=f"bench-{n}", caller=CITY, url=receiver.url, event_types=["*"], counties=["*"],
             known_types=[], known_counties=[], now=datetime.now(UTC)))
     runner = ConsumerRunner(SERVICE, settings, handlers_for(settings),
                             topics=tuple(settings.topic(t) for t in TOPICS), group_id="bench")

@@ -82,22 +82,6 @@ def current_caller() -> Caller:
     return g.caller
 
 
-def whole_region_only(service: str):
-    """A ``before_request`` hook of a service that does not narrow what it serves to one city
-    (notifications: subscriptions and the feed): a city admin scoped to a city is refused
-    there, rather than served the whole region's."""
-
-    def refuse_city_scope() -> None:
-        if request.path.startswith("/v1/") and request.headers.get("Authorization"):
-            caller = current_caller()
-            if caller.city is not None:
-                raise Forbidden(f"The {service} service serves the whole region's city admins "
-                                f"and county roles; a city admin scoped to {caller.city} "
-                                "is not served here.")
-
-    return refuse_city_scope
-
-
 ISSUER_ALGORITHMS = ("RS256", "ES256")
 
 

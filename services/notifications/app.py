@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Flask
 
 from services.notifications import SERVICE, api, bootstrap
-from shared import auth
 from shared import logging as slog
 from shared.config import Settings
 from shared.web import create_service_app, readiness
@@ -31,5 +30,4 @@ def create_app(settings: Settings | None = None) -> Flask:
         wiring=notifications)
     smorest.register_blueprint(api.subscriptions)
     smorest.register_blueprint(api.feed)
-    app.before_request(auth.whole_region_only(SERVICE))
     return app

@@ -6,17 +6,22 @@ import time
 from collections.abc import Callable, Collection
 
 from services.notifications.domain.feed import FeedPosition, StoredEvent, merge_page
-from services.notifications.domain.rule_u import CITY_ONLY_TYPES, Caller, scope_of
+from services.notifications.domain.rule_u import withheld
 from services.notifications.repository import Stores
+from shared import divisions
+from shared.domain import Caller
 
 
 def feed_page(stores: Stores, caller: Caller, position: FeedPosition,
               types: Collection[str] | None, limit: int) -> list[StoredEvent]:
     """The caller's next events after ``position`` (advanced past them), rule U applied."""
-    scope = scope_of(caller)
-    if scope is not None and types is not None:
-        types = set(types) - CITY_ONLY_TYPES
-    candidates = [stores.events.after(p, position.after(p), scope=scope, types=types, limit=limit)
+    hidden = withheld(caller)
+    if types is not None:
+        types = set(types) - hidden
+    counties = (None if caller.is_city and caller.city is None else
+                divisions.current().counties_of(caller.city) if caller.is_city else [caller.county])
+    candidates = [stores.events.after(p, position.after(p), counties=counties, withheld=hidden,
+                                      types=types, limit=limit)
                   for p in stores.events.partitions()]
     page = merge_page(candidates, limit)
     position.advance(page)

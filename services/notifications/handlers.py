@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from services.notifications.domain.deliveries import Attempt, Delivery
 from services.notifications.domain.feed import StoredEvent
-from services.notifications.domain.rule_u import Caller, scope_of
 from services.notifications.domain.subscriptions import (
     ACTIVE,
     InvalidSubscription,
@@ -26,7 +25,7 @@ from services.notifications.domain.subscriptions import (
 from services.notifications.domain.url_safety import AllowList, destination_problem
 from services.notifications.repository import StaleSubscription, Stores
 from shared import divisions, idempotency
-from shared.domain import DomainError, NotPermitted, Unknown, WrongState
+from shared.domain import Caller, DomainError, NotPermitted, Unknown, WrongState
 from shared.events import CATALOG
 
 # The outside world, as the handlers see it.
@@ -70,9 +69,9 @@ def create_subscription(stores: Stores, caller: Caller, body: dict, *, key: str 
             id=id_, caller=caller, url=body["url"], event_types=body["event_types"],
             counties=body["counties"], known_types=CATALOG,
             known_counties=divisions.current().counties, now=now,
-            fingerprint=fingerprint)
+            owner_city=owner_city(caller), fingerprint=fingerprint)
     except InvalidSubscription as exc:
-        if "counties" in exc.errors and scope_of(caller) is not None:
+        if "counties" in exc.errors and not (caller.is_city and caller.city is None):
             raise NotPermitted(str(exc), exc.errors) from exc
         raise
     if not stores.subscriptions.add(subscription):  # a concurrent retry with the same key won
@@ -94,11 +93,19 @@ def subscription_of(stores: Stores, caller: Caller, id_: str) -> Subscription:
     return subscription
 
 
+def owner_city(caller: Caller) -> str | None:
+    """The city a caller's scope lies in (None: the whole region's city admin)."""
+    if caller.is_city:
+        return caller.city
+    return divisions.current().city_of(caller.county) if caller.county else None
+
+
 def list_subscriptions(stores: Stores, caller: Caller, after: str | None,
                        limit: int) -> list[Subscription]:
-    """The caller's own subscriptions; the city sees every one."""
-    owner = None if caller.role == "city_admin" else caller.sub
-    return stores.subscriptions.page(owner, after, limit)
+    """The caller's own subscriptions; a city admin sees every one of its scope."""
+    if not caller.is_city:
+        return stores.subscriptions.page(after, limit, owner=caller.sub)
+    return stores.subscriptions.page(after, limit, owner_city=caller.city)
 
 
 def change_subscription(stores: Stores, caller: Caller, id_: str,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -42,7 +42,6 @@ from services.notifications.domain.retention import (
     day_key,
     days_between,
 )
-from services.notifications.domain.rule_u import CITY_ONLY_TYPES
 from services.notifications.domain.subscriptions import ACTIVE, Secret, Subscription
 from shared import clock, mongo
 from shared.changelog import ChangeLog
@@ -160,10 +159,14 @@ class Subscriptions:
         """Every active subscription: one read for a whole batch of events to match."""
         return [_subscription(d) for d in self.collection.find({"status": ACTIVE})]
 
-    def page(self, owner: str | None, after: str | None, limit: int) -> list[Subscription]:
+    def page(self, after: str | None, limit: int, *, owner: str | None = None,
+             owner_city: str | None = None) -> list[Subscription]:
+        """In id order: all, or those of one owner, or of the owners of one city."""
         query: dict = {"status": {"$ne": "deleted"}}
         if owner is not None:
             query["owner"] = owner
+        if owner_city is not None:
+            query["owner_city"] = owner_city
         if after is not None:
             query["_id"] = {"$gt": after}
         docs = self.collection.find(query).sort("_id", ASCENDING).limit(limit)
@@ -229,13 +232,18 @@ class Events:
         # request's time limit adds.
         return sorted(doc["_id"] for doc in self.partition_names.find({}, {"_id": 1}))
 
-    def after(self, partition: str, offset: int, *, scope: str | None,
-              types: Iterable[str] | None, limit: int) -> list[StoredEvent]:
-        """Events of ``partition`` past ``offset`` that ``scope`` may see, in offset order."""
+    def after(self, partition: str, offset: int, *, counties: Collection[str] | None,
+              withheld: Collection[str], types: Iterable[str] | None,
+              limit: int) -> list[StoredEvent]:
+        """Events of ``partition`` past ``offset``, in offset order: of ``counties`` (None:
+        any), never of the ``withheld`` types."""
         query: dict = {"partition": partition, "offset": {"$gt": offset}}
-        if scope is not None:
-            query["county"] = scope
-            query["type"] = {"$nin": sorted(CITY_ONLY_TYPES)}
+        if counties is not None:
+            # One county is an equality, which FerretDB hands to its storage.
+            query["county"] = next(iter(counties)) if len(counties) == 1 else {
+                "$in": sorted(counties)}
+        if withheld:
+            query["type"] = {"$nin": sorted(withheld)}
         if types is not None:
             query.setdefault("type", {})["$in"] = sorted(types)
         docs = self.collection.find(query).sort("offset", ASCENDING).limit(limit)

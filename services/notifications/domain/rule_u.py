@@ -1,28 +1,23 @@
 """Rule U: an ``inspection.planned`` event is for the city alone, so no county-scoped
-subscription or feed ever sees one, whatever its county or event types say."""
+subscription or feed ever sees one, whatever its county or event types say.
+
+Everyone else sees the events of their scope (shared.domain.Caller.sees_county): a county
+role its county's; a city admin its city's when the token's ``city`` claim scopes it to one city
+of a province (docs/authorisation.md), or the whole region's without it. The city admins see
+``inspection.planned`` of their scope: they plan the inspections."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from shared.domain import Caller
 
 CITY_ONLY_TYPES = frozenset({"inspection.planned"})
 
 
-class Caller(Protocol):
-    """Who is asking: shared.domain.Caller has this shape."""
-
-    sub: str
-    role: str
-    county: str | None
+def withheld(caller: Caller) -> frozenset[str]:
+    """The event types that never reach ``caller``, whatever their county."""
+    return frozenset() if caller.is_city else CITY_ONLY_TYPES
 
 
-def scope_of(caller: Caller) -> str | None:
-    """The county a caller's events are limited to; None for the city, which sees all."""
-    return None if caller.role == "city_admin" else caller.county
-
-
-def visible(event_type: str, event_county: str, scope: str | None) -> bool:
-    """Whether an event may reach someone whose scope is ``scope`` (None: the city). Rule U."""
-    if scope is None:
-        return True
-    return event_county == scope and event_type not in CITY_ONLY_TYPES
+def sees(caller: Caller, event_type: str, event_county: str) -> bool:
+    """Whether an event reaches ``caller`` (a subscription's owner, a feed's reader)."""
+    return caller.sees_county(event_county) and event_type not in withheld(caller)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.notifications.domain.rule_u import Caller, scope_of, visible
+from services.notifications.domain.rule_u import sees
 from services.notifications.domain.signing import new_secret
-from shared.domain import DomainError, WrongState
+from shared.domain import Caller, DomainError, WrongState
 
 ALL = "*"
 ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
@@ -44,46 +44,63 @@ class Subscription:
     disabled_reason: str | None = None
     fingerprint: str | None = None
     version: int = 1
+    # The city the owner's scope lies in: a city-scoped admin's city, a county role's county's
+    # city; None for the whole region's city admin (and for subscriptions stored before it).
+    owner_city: str | None = None
 
     @classmethod
     def create(cls, *, id: str, caller: Caller, url: str, event_types: Sequence[str],
                counties: Sequence[str], known_types: Iterable[str], known_counties: Iterable[str],
-               now: datetime, fingerprint: str | None = None) -> Subscription:
+               now: datetime, owner_city: str | None = None,
+               fingerprint: str | None = None) -> Subscription:
         """A new subscription for ``caller``; raises InvalidSubscription naming the bad fields."""
         errors: dict[str, list[str]] = {}
         known = set(known_types)
         unknown_types = [t for t in event_types if t != ALL and t not in known]
         if unknown_types:
             errors["event_types"] = [f"Unknown event types: {', '.join(unknown_types)}."]
-        scope = scope_of(caller)
-        if scope is not None and list(counties) != [scope]:
-            errors["counties"] = [f"A {caller.role} may subscribe to its own county {scope} only."]
-        elif scope is None:
+        if not caller.is_city and list(counties) != [caller.county]:
+            errors["counties"] = [
+                f"A {caller.role} may subscribe to its own county {caller.county} only."]
+        elif caller.is_city:
             known_c = set(known_counties)
             unknown = [c for c in counties if c != ALL and c not in known_c]
+            outside = [c for c in counties
+                       if c != ALL and c in known_c and not caller.sees_county(c)]
             if unknown:
                 errors["counties"] = [f"Unknown county codes: {', '.join(unknown)}."]
+            elif outside:
+                errors["counties"] = [f"A city admin of {caller.city} may subscribe to its own "
+                                      f"city's counties only, not {', '.join(outside)}."]
         if errors:
             raise InvalidSubscription(errors)
         return cls(id=id, owner=caller.sub, owner_role=caller.role, owner_county=caller.county,
-                   url=url, event_types=_unique(event_types), counties=_unique(counties),
+                   owner_city=owner_city, url=url, event_types=_unique(event_types),
+                   counties=_unique(counties),
                    secrets=[Secret(new_secret())], created_at=now, fingerprint=fingerprint)
 
     @property
-    def scope(self) -> str | None:
-        return None if self.owner_role == "city_admin" else self.owner_county
+    def owner_caller(self) -> Caller:
+        """The owner as a caller: a subscription never carries more than its owner may see."""
+        return Caller(self.owner, self.owner_role, self.owner_county,
+                      self.owner_city if self.owner_role == "city_admin" else None)
 
     def wants(self, event_type: str, event_county: str) -> bool:
         """Whether an event of this type and county is for this subscription (rule U included)."""
         return (
             (ALL in self.event_types or event_type in self.event_types)
             and (ALL in self.counties or event_county in self.counties)
-            and visible(event_type, event_county, self.scope)
+            and sees(self.owner_caller, event_type, event_county)
         )
 
     def owned_by(self, caller: Caller) -> bool:
-        """The owner, and the city (which oversees every subscription), may manage it."""
-        return self.status != DELETED and (caller.role == "city_admin" or caller.sub == self.owner)
+        """The owner, and the city (which oversees every subscription of its scope), may
+        manage it."""
+        if self.status == DELETED:
+            return False
+        if caller.is_city:
+            return caller.city is None or caller.city == self.owner_city
+        return caller.sub == self.owner
 
     def signing_secrets(self, now: datetime) -> list[str]:
         return [s.value for s in self.secrets if s.live(now)]

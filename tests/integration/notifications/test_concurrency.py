@@ -13,14 +13,14 @@ from services.notifications import handlers
 from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, ensure_indexes
 from shared import mongo
+from shared.domain import Caller
 
 WRITERS = 8
 ROUNDS = 5
 GRACE = timedelta(days=1)
 
 
-class City:
-    sub, role, county = "city-office", "city_admin", None
+CITY = Caller("city-office", "city_admin")
 
 
 @pytest.fixture
@@ -51,12 +51,12 @@ def together(work, count: int) -> list:
 def test_of_api_workers_rotating_one_subscription_at_once_every_answered_secret_signs(stores):
     now = datetime.now(UTC)
     subscription = Subscription.create(
-        id="sub-race", caller=City(), url="https://hooks.example.cn/in", event_types=["*"],
+        id="sub-race", caller=CITY, url="https://hooks.example.cn/in", event_types=["*"],
         counties=["*"], known_types=[], known_counties=[], now=now)
     assert stores.subscriptions.add(subscription)
     for round_ in range(ROUNDS):
         answered = together(lambda _: handlers.rotate_secret(
-            stores, City(), "sub-race", grace=GRACE, now=now)[1], WRITERS)
+            stores, CITY, "sub-race", grace=GRACE, now=now)[1], WRITERS)
         signing = set(stores.subscriptions.get("sub-race").signing_secrets(now))
         # A secret the API answered but the subscription does not hold was a lost change.
         assert set(answered) <= signing, (round_, len(set(answered) - signing))

@@ -19,6 +19,7 @@ from services.notifications.domain.deliveries import DELIVERED, PENDING
 from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, ensure_indexes
 from shared import mongo
+from shared.domain import Caller
 from tests.integration.notifications.conftest import Receiver
 from tests.unit.notifications.events import issue_created
 
@@ -29,8 +30,7 @@ CONCURRENCY = 16
 SCHEDULE = (0, 1, 1, 1, 1, 1, 1, 1, 1)  # enough attempts that no refusal here uses them all
 
 
-class City:
-    sub, role, county = "city-office", "city_admin", None
+CITY = Caller("city-office", "city_admin")
 
 
 def closed_port() -> int:
@@ -42,7 +42,7 @@ def closed_port() -> int:
 
 def subscribe(stores: Stores, id_: str, url: str, county: str) -> None:
     assert stores.subscriptions.add(Subscription.create(
-        id=id_, caller=City(), url=url, event_types=["*"], counties=[county], known_types=[],
+        id=id_, caller=CITY, url=url, event_types=["*"], counties=[county], known_types=[],
         known_counties=[county], now=datetime.now(UTC)))
 
 

@@ -15,6 +15,7 @@ from services.notifications.domain.retention import Retention
 from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, Sweeper, ensure_indexes
 from shared import mongo
+from shared.domain import Caller
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RETENTION = Retention.of(event_days=30, attempt_days=90, claim_days=1,
@@ -22,8 +23,7 @@ RETENTION = Retention.of(event_days=30, attempt_days=90, claim_days=1,
 AGES = (200, 95, 60, 31, 29, 10, 2, 0)  # days before NOW
 
 
-class City:
-    sub, role, county = "city-office", "city_admin", None
+CITY = Caller("city-office", "city_admin")
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def ids(collection) -> set[str]:
 def test_records_past_their_retention_are_swept_and_the_rest_stay_and_replay_still_works(db):
     stores = Stores.on(db)
     stores.subscriptions.add(Subscription.create(
-        id="sub", caller=City(), url="https://hooks.example.cn/in", event_types=["*"],
+        id="sub", caller=CITY, url="https://hooks.example.cn/in", event_types=["*"],
         counties=["*"], known_types=[], known_counties=[], now=NOW - timedelta(days=300)))
     done = {age: store_day(stores, age, now=NOW) for age in AGES}
     before = {name: list(db[name].find({})) for name in ("events", "deliveries", "attempts",
@@ -97,7 +97,7 @@ def test_records_past_their_retention_are_swept_and_the_rest_stay_and_replay_sti
     assert delivering.sweep(Sweeper(db), RETENTION, turn="t1", now=NOW) is None
 
     # Replay within the window still delivers the events kept.
-    count, more = handlers.replay(stores, City(), "sub", since=NOW - timedelta(days=29, hours=1),
+    count, more = handlers.replay(stores, CITY, "sub", since=NOW - timedelta(days=29, hours=1),
                                   now=NOW)
     assert (count, more) == (4, None)  # the done events of 29, 10, 2 and 0 days ago
     assert sum(d["status"] == PENDING for d in db.deliveries.find({})) == len(AGES) + 4

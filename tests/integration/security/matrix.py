@@ -53,7 +53,6 @@ PRINCIPALS: dict[str, Principal] = {
 CALLERS = tuple(name for name, p in PRINCIPALS.items() if p.role and not p.bad)
 INSPECTORS = ("inspector_team", "inspector_off", "inspector_c")
 SUBSCRIBERS = ("subscriber_c", "subscriber_other")
-SCOPED_CITIES = ("city_c", "city_other")
 COUNTY_ROLES = ("county_c", "county_other", *SUBSCRIBERS)
 
 
@@ -72,10 +71,8 @@ def scoped(c_city: int, other_city: int) -> dict[str, int]:
 
 
 PUBLIC = dict.fromkeys(PRINCIPALS, 200)
-# Notifications do not narrow subscriptions and the feed to one city: city-scoped admins are
-# refused there (403) rather than served the whole region.
-NOT_SERVED = each(SCOPED_CITIES, 403)
-OWNER_ONLY = expect(404, city=200, subscriber_c=200, **each(INSPECTORS, 403), **NOT_SERVED)
+# C's subscriber's subscription: its owner and the city admins whose scope holds C manage it.
+OWNER_ONLY = expect(404, city=200, subscriber_c=200, **each(INSPECTORS, 403), **scoped(200, 404))
 
 
 @dataclass(frozen=True)
@@ -177,14 +174,16 @@ ENDPOINTS: list[Endpoint] = [
     *_health("inspections"),
     # --- notifications ---------------------------------------------------------------------
     Endpoint("notifications", "POST", "/v1/subscriptions", "subscribe to C",
-             expect(403, city=201, county_c=201, subscriber_c=201, **NOT_SERVED)),
+             expect(403, city=201, county_c=201, subscriber_c=201, **scoped(201, 403))),
     Endpoint("notifications", "GET", "/v1/subscriptions", "list own",
-             expect(200, **each(INSPECTORS, 403), **NOT_SERVED)),
+             expect(200, **each(INSPECTORS, 403)),
+             note="a city admin: every subscription of its scope (a city-scoped one: its city's)"),
     Endpoint("notifications", "GET", "/v1/subscriptions/{subscription}", "read",
              OWNER_ONLY, needs="subscription",
              note="owned by C's subscriber; anyone else 404, never 403"),
     Endpoint("notifications", "DELETE", "/v1/subscriptions/{subscription}", "delete",
-             {**OWNER_ONLY, "city": 204, "subscriber_c": 204}, needs="subscription"),
+             {**OWNER_ONLY, "city": 204, "subscriber_c": 204, "city_c": 204},
+             needs="subscription"),
     Endpoint("notifications", "POST", "/v1/subscriptions/{subscription}/rotate-secret",
              "rotate the secret", OWNER_ONLY, needs="subscription"),
     Endpoint("notifications", "POST", "/v1/subscriptions/{subscription}/enable", "enable",
@@ -192,10 +191,12 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("notifications", "GET", "/v1/subscriptions/{subscription}/deliveries",
              "delivery log", OWNER_ONLY, needs="subscription"),
     Endpoint("notifications", "POST", "/v1/subscriptions/{subscription}/replay", "replay",
-             {**OWNER_ONLY, "city": 202, "subscriber_c": 202}, needs="subscription"),
+             {**OWNER_ONLY, "city": 202, "subscriber_c": 202, "city_c": 202},
+             needs="subscription"),
     Endpoint("notifications", "GET", "/v1/feed", "the pull feed",
-             expect(200, **each(INSPECTORS, 403), **NOT_SERVED),
-             note="a county role reads its own county's events, never inspection.planned"),
+             expect(200, **each(INSPECTORS, 403)),
+             note="a county role reads its own county's events, never inspection.planned; a "
+                  "city-scoped admin its city's"),
     *_health("notifications"),
 ]
 

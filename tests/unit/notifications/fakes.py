@@ -15,7 +15,6 @@ from services.notifications.domain.deliveries import (
     Delivery,
 )
 from services.notifications.domain.feed import StoredEvent
-from services.notifications.domain.rule_u import CITY_ONLY_TYPES
 from services.notifications.domain.subscriptions import ACTIVE, Subscription
 from services.notifications.domain.url_safety import AllowList
 from services.notifications.handlers import Destinations
@@ -49,9 +48,10 @@ class FakeSubscriptions:
     def active(self) -> list[Subscription]:
         return [copy.deepcopy(s) for s in self.rows.values() if s.status == ACTIVE]
 
-    def page(self, owner, after, limit):
+    def page(self, after, limit, *, owner=None, owner_city=None):
         rows = sorted((s for s in self.rows.values() if s.status != "deleted"
                        and (owner is None or s.owner == owner)
+                       and (owner_city is None or s.owner_city == owner_city)
                        and (after is None or s.id > after)), key=lambda s: s.id)
         return rows[:limit]
 
@@ -78,9 +78,9 @@ class FakeEvents:
     def partitions(self) -> list[str]:
         return sorted({e.partition for e in self.rows.values()})
 
-    def after(self, partition, offset, *, scope, types, limit):
+    def after(self, partition, offset, *, counties, withheld, types, limit):
         rows = [e for e in self.rows.values() if e.partition == partition and e.offset > offset
-                and (scope is None or (e.county == scope and e.type not in CITY_ONLY_TYPES))
+                and (counties is None or e.county in counties) and e.type not in withheld
                 and (types is None or e.type in types)]
         return sorted(rows, key=lambda e: e.offset)[:limit]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,17 +21,9 @@ from services.notifications.domain.deliveries import (
 from services.notifications.domain.feed import FeedPosition
 from services.notifications.domain.url_safety import AllowList
 from shared.consumer import DUPLICATE, PROCESSED
-from shared.domain import DomainError, NotPermitted, Unknown, WrongState
+from shared.domain import Caller, DomainError, NotPermitted, Unknown, WrongState
 from tests.unit.notifications.events import inspection_planned, issue_created
 from tests.unit.notifications.fakes import FakeEndpoint, FakeStores, public_destinations
-
-
-@dataclass(frozen=True)
-class Caller:
-    sub: str
-    role: str
-    county: str | None = None
-
 
 CITY = Caller("city-1", "city_admin")
 YUECHENG = Caller("yc-system", "subscriber", "330602")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,47 +16,71 @@ from services.notifications.domain.deliveries import (
     next_delay,
 )
 from services.notifications.domain.feed import FeedPosition, StoredEvent, merge_page
-from services.notifications.domain.rule_u import visible
+from services.notifications.domain.rule_u import sees
 from services.notifications.domain.signing import signature_header
 from services.notifications.domain.subscriptions import InvalidSubscription, Subscription
 from services.notifications.domain.url_safety import AllowList, address_problem, destination_problem
+from shared.domain import Caller
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TYPES = ("issue.created", "issue.reopened", "inspection.planned", "inspection.started")
 COUNTIES = ("330602", "330603")
 
 
-@dataclass(frozen=True)
-class Caller:
-    sub: str
-    role: str
-    county: str | None = None
-
-
 CITY = Caller("city-1", "city_admin")
 YUECHENG = Caller("yc-system", "subscriber", "330602")
+# A province's city admin scoped to 绍兴市 by the token's city claim, and one of 杭州市.
+SHAOXING = Caller("sx-office", "city_admin", city="330600")
+HANGZHOU_COUNTY = "330106"
 
 
 def subscription(caller=YUECHENG, event_types=("*",), counties=None) -> Subscription:
     return Subscription.create(
         id="s1", caller=caller, url="https://hooks.example.cn/x", event_types=event_types,
         counties=counties or ([caller.county] if caller.county else ["*"]),
-        known_types=TYPES, known_counties=COUNTIES, now=NOW)
+        known_types=TYPES, known_counties=(*COUNTIES, HANGZHOU_COUNTY), now=NOW,
+        owner_city=caller.city)
 
 
 # --- rule U and matching ------------------------------------------------------------------------
 
 def test_rule_u_a_county_never_sees_a_planned_inspection_even_of_its_own_county():
-    assert not visible("inspection.planned", "330602", "330602")
-    assert visible("inspection.started", "330602", "330602")
+    assert not sees(YUECHENG, "inspection.planned", "330602")
+    assert sees(YUECHENG, "inspection.started", "330602")
 
 
 def test_rule_u_the_city_sees_planned_inspections():
-    assert visible("inspection.planned", "330602", None)
+    assert sees(CITY, "inspection.planned", "330602")
 
 
 def test_a_county_scope_sees_only_its_own_county():
-    assert not visible("issue.created", "330603", "330602")
+    assert not sees(YUECHENG, "issue.created", "330603")
+
+
+def test_a_city_scoped_admin_sees_its_citys_events_planned_inspections_included_and_no_other():
+    assert sees(SHAOXING, "inspection.planned", "330602")
+    assert sees(SHAOXING, "issue.created", "330603")
+    assert not sees(SHAOXING, "issue.created", HANGZHOU_COUNTY)
+
+
+def test_a_city_scoped_admins_subscription_to_every_county_gets_its_city_only():
+    everything = subscription(SHAOXING, ("*",), ["*"])
+    assert everything.wants("inspection.planned", "330602")
+    assert not everything.wants("issue.created", HANGZHOU_COUNTY)
+
+
+def test_a_city_scoped_admin_may_not_subscribe_to_another_citys_county():
+    with pytest.raises(InvalidSubscription) as refused:
+        subscription(SHAOXING, ("*",), ["330602", HANGZHOU_COUNTY])
+    assert HANGZHOU_COUNTY in refused.value.errors["counties"][0]
+
+
+def test_a_city_scoped_admin_manages_the_subscriptions_of_its_city_only():
+    of_its_city = subscription(YUECHENG)
+    of_its_city.owner_city = "330600"  # as the handlers record a county role's city
+    other = Caller("hz-office", "city_admin", city="330100")
+    assert of_its_city.owned_by(SHAOXING) and of_its_city.owned_by(CITY)
+    assert not of_its_city.owned_by(other)
 
 
 def test_a_county_subscription_to_everything_still_never_gets_inspection_planned():
