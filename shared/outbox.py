@@ -26,7 +26,6 @@ from datetime import datetime
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -59,17 +58,39 @@ def register(collection: Collection) -> None:
             {"_id": collection.name}, {"$set": {"since": time.time()}}, upsert=True)
 
 
-def lease(db: Database, name: str, holder: str, seconds: float) -> bool:
-    """Take or renew the lease ``name``; True while ``holder`` holds it."""
-    now = time.time()
+def lease(db: Database, name: str, holder: str, seconds: float,
+          now: float | None = None) -> bool:
+    """Take or renew the lease ``name``; True while ``holder`` holds it. Call it at least every
+    ``seconds / 3`` to keep it.
+
+    Time is cut into terms of ``seconds``, and each term is one document ``<name>:<term>``
+    whose insert decides its holder: FerretDB loses concurrent updates of one document (two of
+    eight racing compare-and-set updates both "won"), but never lets two inserts of one ``_id``
+    through. In the second half of its term the holder inserts the next term's document, before
+    anyone else may, so the lease stays where it is; should the holder stop, the first caller of
+    the next term takes it. A term's holder is never two processes (clocks apart by no more
+    than a term's length)."""
+    now = time.time() if now is None else now
+    term = int(now // seconds)
+    terms = db[LEASES]
+    current = terms.find_one({"_id": f"{name}:{term}"})
+    if current is None:
+        current = _take(terms, name, term, holder) or terms.find_one({"_id": f"{name}:{term}"})
+    if current is None or current["holder"] != holder:
+        return False
+    if now - term * seconds >= seconds / 2 and _take(terms, name, term + 1, holder):
+        terms.delete_many({"name": name, "term": {"$lt": term - 1}})
+    return True
+
+
+def _take(terms: Collection, name: str, term: int, holder: str) -> dict | None:
+    """Insert the term's document: the holder's if nobody was first."""
+    doc = {"_id": f"{name}:{term}", "name": name, "term": term, "holder": holder}
     try:
-        doc = db[LEASES].find_one_and_update(
-            {"_id": name, "$or": [{"holder": holder}, {"expires": {"$lt": now}}]},
-            {"$set": {"holder": holder, "expires": now + seconds}},
-            upsert=True, return_document=ReturnDocument.AFTER)
+        terms.insert_one(doc)
     except DuplicateKeyError:
-        return False  # somebody else holds it and it has not expired
-    return doc is not None and doc.get("holder") == holder
+        return None
+    return doc
 
 
 class Relay:

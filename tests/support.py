@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+
+
+def together(work, count: int) -> list:
+    """Run ``work(n)`` in ``count`` threads released at the same instant; their answers."""
+    start, answers, lock = threading.Barrier(count), [], threading.Lock()
+
+    def run(n: int) -> None:
+        start.wait()
+        answer = work(n)
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 def eventually(check: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05,

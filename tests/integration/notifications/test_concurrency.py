@@ -4,7 +4,6 @@ moment and several consumers reserve sequence numbers at the same moment."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from services.notifications.domain.subscriptions import Subscription
 from services.notifications.repository import Stores, ensure_indexes
 from shared import mongo
 from shared.domain import Caller
+from tests.support import together
 
 WRITERS = 8
 ROUNDS = 5
@@ -28,24 +28,6 @@ def stores(settings) -> Stores:
     db = mongo.database(settings, "notifications")
     ensure_indexes(db)
     return Stores.on(db)
-
-
-def together(work, count: int) -> list:
-    """Run ``work(n)`` in ``count`` threads released at the same instant; their answers."""
-    start, answers, lock = threading.Barrier(count), [], threading.Lock()
-
-    def run(n: int) -> None:
-        start.wait()
-        answer = work(n)
-        with lock:
-            answers.append(answer)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
 
 
 def test_of_api_workers_rotating_one_subscription_at_once_every_answered_secret_signs(stores):
