@@ -1,6 +1,7 @@
 """Throughput of the event backbone on this machine, beside the raw limits of the same broker
 and database: outbox relay (events/s published and confirmed), consumer runner (events/s
-applied exactly once through the change log, one at a time and a poll at once),
+applied exactly once through the change log, one at a time and a poll at once), the issues
+figures' fold (item events/s folded into the kept figures, services/issues/figures.py),
 kafka-python produce-then-consume, pymongo inserts and updates.
 
     make bench-backbone            # or: python -m bench.backbone --events 20000
@@ -15,13 +16,22 @@ import dataclasses
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from shared import mongo
+from services.issues import SERVICE as ISSUES
+from services.issues.domain import figures
+from services.issues.domain.model import IN_PROGRESS, Item, local_date
+from services.issues.figures import Folder
+from services.issues.handlers import envelopes
+from services.issues.repository import MongoFigures
+from services.issues.repository import ensure_indexes as ensure_issues_indexes
+from shared import divisions, mongo
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
-from shared.events import INSPECTIONS_TOPIC, encode
+from shared.domain import Caller
+from shared.events import CATALOG, INSPECTIONS_TOPIC, ISSUES_TOPIC, encode, record_key
 from shared.kafka import ensure_topics, producer
 from shared.outbox import Relay
 from tests.integration.shared import probe
@@ -78,6 +88,55 @@ def consumer_rate(settings: Settings, events: int, *, batched: bool) -> dict:
     return timed(f"consumer runner ({how}, through the change log)", events, apply_all)
 
 
+def item_events(settings: Settings, count: int) -> list[dict]:
+    """``count`` events of the issues topic: items of the region's counties created, then each
+    started (open → in_progress), as the issues service publishes them."""
+    counties, city = list(divisions.of(settings).counties), Caller("bench", "city_admin")
+    at = datetime.now(UTC)
+    today = local_date(at)
+    envelopes_: list[dict] = []
+    for n in range(count // 2):
+        item, created = Item.create(
+            id=f"bench-item-{n}", actor=city, at=at, county=counties[n % len(counties)],
+            township="灵芝镇", village="张市村", problem="党员活动日未正常开展",
+            measure="每月固定一天开展党员活动日",
+            deadline=today + timedelta(days=30 + n % 90))
+        envelopes_ += envelopes(item, created, today)
+        envelopes_ += envelopes(item, item.transition(IN_PROGRESS, actor=city, at=at), today)
+    return envelopes_
+
+
+def figures_fold_rate(settings: Settings, events: int) -> dict:
+    """The issues figures' fold, as ``python -m services.issues.figures`` runs it, over item
+    events already on the topic: until every item counts as started."""
+    db = mongo.database(settings, ISSUES)
+    ensure_issues_indexes(db)
+    batch = item_events(settings, events)
+    kafka = producer(settings, "bench-figures")
+    for envelope in batch:
+        kafka.send(settings.topic(ISSUES_TOPIC), key=record_key(envelope), value=encode(envelope))
+    kafka.flush()
+    kafka.close()
+    store, items = MongoFigures(db), len(batch) // 2
+    folder = Folder(store)
+    runner = ConsumerRunner(
+        f"{ISSUES}-figures", settings,
+        {name: folder.fold_one for name, spec in CATALOG.items() if spec.topic == ISSUES_TOPIC},
+        topics=(settings.topic(ISSUES_TOPIC),), group_id="bench-figures",
+        batch_handler=folder.fold)
+
+    def fold_all():
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        while sum(t["by_status"].get(IN_PROGRESS, 0)
+                  for t in figures.by_county(store.tallies()).values()) < items:
+            time.sleep(0.5)
+        runner.stop.set()
+        thread.join(30)
+
+    return timed("issues figures' fold (a poll at once, per partition)", len(batch), fold_all)
+
+
 def raw_kafka_rate(settings: Settings, events: int) -> dict:
     topic = settings.topic(INSPECTIONS_TOPIC)
     sample = encode(probe.check_failed("item-raw", 0))
@@ -130,6 +189,7 @@ def main() -> None:
         rows.append(relay_rate(settings, args.events, per_doc=5))
         rows.append(consumer_rate(settings, args.events, batched=False))
         rows.append(consumer_rate(settings, args.events, batched=True))
+        rows.append(figures_fold_rate(settings, args.events))
         rows.append(raw_kafka_rate(settings, args.events))
         rows.extend(raw_mongo_rates(settings, args.events))
     finally:

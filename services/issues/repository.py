@@ -352,34 +352,43 @@ class MongoFigures:
 
     def partition_tallies(self, partition: int, county_codes: set[str]) -> dict[str, dict]:
         """The partition's tallies of these counties (with their positions), those kept."""
-        docs = (self.tallies_.find_one({"_id": tally_id(partition, code)})
-                for code in county_codes)
+        docs = mongo.concurrently(lambda code: self.tallies_.find_one(
+            {"_id": tally_id(partition, code)}), county_codes)
         return {doc["county"]: _unpacked(doc) for doc in docs if doc is not None}
 
     def counted(self, item_ids: set[str]) -> dict[str, Counted]:
-        docs = (self.counted_.find_one({"_id": item_id}) for item_id in item_ids)
+        docs = mongo.concurrently(lambda item_id: self.counted_.find_one({"_id": item_id}),
+                                  item_ids)
         return {doc["_id"]: Counted.from_document(doc) for doc in docs if doc is not None}
 
     def save_tallies(self, tallies: list[tuple[dict, int | None]]) -> bool:
         """Write each tally unless its position moved since it was read at ``read_at`` (None:
-        it was not there); False when one had moved (another writer got there first)."""
-        for tally, read_at in tallies:
+        it was not there); False when one had moved (another writer got there first). Each
+        write stands alone (a tally written before another's refusal holds what it folded), so
+        they go eight at a time."""
+        def save(entry: tuple[dict, int | None]) -> bool:
+            tally, read_at = entry
             if read_at is None:
                 try:
                     self.tallies_.insert_one(_packed(tally))
                 except DuplicateKeyError:
                     return False
-            elif not self.tallies_.replace_one({"_id": tally["_id"], "position": read_at},
-                                               _packed(tally)).matched_count:
-                return False
-        return True
+                return True
+            return bool(self.tallies_.replace_one({"_id": tally["_id"], "position": read_at},
+                                                  _packed(tally)).matched_count)
+
+        return all(mongo.concurrently(save, tallies))
 
     def keep_counted(self, counted: dict[str, Counted]) -> None:
-        """Record what the items count for now, never going back to an older version."""
-        for item_id, item in counted.items():
+        """Record what the items count for now, never going back to an older version; the
+        items are distinct documents, so eight at a time."""
+        def keep(entry: tuple[str, Counted]) -> None:
+            item_id, item = entry
             with contextlib.suppress(DuplicateKeyError):
                 self.counted_.update_one({"_id": item_id, "version": {"$lt": item.version}},
                                          {"$set": item.as_document()}, upsert=True)
+
+        mongo.concurrently(keep, counted.items())
 
     def recount(self) -> dict[str, dict]:
         """The figures counted afresh from every item, per county (the operator's check)."""
