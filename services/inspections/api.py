@@ -15,6 +15,8 @@ from services.inspections.handlers import InspectionView, PlanInspection, Sample
 from services.inspections.repository import MongoInspections, MongoItemCopy
 from services.inspections.schemas import (
     CancelSchema,
+    DrawArgs,
+    DrawSchema,
     InspectionListArgs,
     InspectionPageSchema,
     InspectionSchema,
@@ -40,6 +42,12 @@ def _database():
 
 def _repositories() -> tuple[MongoInspections, MongoItemCopy]:
     return wiring().inspections, wiring().items
+
+
+def _sample_request(sample: dict) -> SampleRequest:
+    return SampleRequest(strategy=sample["strategy"], size=sample["size"],
+                         status=tuple(sample["status"]) if sample["status"] else None,
+                         seed=sample["seed"])
 
 
 def _present(view: InspectionView, *, detail: bool = True) -> dict:
@@ -97,14 +105,28 @@ class Inspections(MethodView):
             team=[TeamMember(**m) for m in body["team"]],
             window_start=body["window_start"], window_end=body["window_end"],
             item_ids=body["item_ids"],
-            sample=SampleRequest(strategy=sample["strategy"], size=sample["size"],
-                                 status=tuple(sample["status"]) if sample["status"] else None,
-                                 seed=sample["seed"]) if sample else None)
+            sample=_sample_request(sample) if sample else None)
         view = handlers.plan(inspections, items, command, inspection_id=inspection_id,
                              planned_by=caller, now=now_ms(),
                              fingerprint=idempotency.fingerprint(request.get_json()))
         location = url_for("inspections.InspectionResource", inspection_id=inspection_id)
         return _present(view), 201, {"Location": location}
+
+
+@blp.route("/draw")
+class SampleDraw(MethodView):
+    @require("city_admin")
+    @blp.arguments(DrawArgs, location="query")
+    @blp.response(200, DrawSchema)
+    def get(self, args: dict, caller: Caller):
+        """What a sample would draw now from this service's copy of the items (city only;
+        nothing is kept), to look at before planning: plan with the answered seed to draw the
+        same while the copy stays as it is."""
+        _, items = _repositories()
+        drawn = handlers.draw(items, args["target_county"], _sample_request(args), by=caller,
+                              now=now_ms())
+        return {"sample": asdict(drawn.sample), "population": drawn.population,
+                "items": [asdict(i) for i in drawn.items]}
 
 
 @blp.route("/<inspection_id>")

@@ -70,6 +70,16 @@ class PlanInspection:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """What a sample draws now from this service's copy: the sample with its seed, how many
+    items it drew from, and the items drawn."""
+
+    sample: Sample
+    population: int
+    items: list[CopiedItem]
+
+
+@dataclass(frozen=True)
 class InspectionView:
     """An inspection as one viewer may see it: the sampled items only where rule U allows."""
 
@@ -86,9 +96,7 @@ def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspec
          seed: Callable[[], int] = new_seed) -> InspectionView:
     """Plan an inspection. Under a reused Idempotency-Key (same id) the first answer comes back
     for the same request, and a conflict for another."""
-    if planned_by.city is not None and not in_city(command.target_county, planned_by.city):
-        raise NotPermitted(f"A city admin of {planned_by.city} plans inspections of its own "
-                           "city's counties only.")
+    _check_plans_of(planned_by, command.target_county)
     existing = inspections.get(inspection_id)
     if existing is None:
         item_ids, sample = _choose_items(items, command, now, seed)
@@ -103,6 +111,18 @@ def plan(inspections: InspectionRepository, items: ItemCopy, command: PlanInspec
     if existing is None or existing.fingerprint != fingerprint:
         raise WrongStatus("This Idempotency-Key was already used to plan another inspection.")
     return view(items, existing, planned_by)
+
+
+def draw(items: ItemCopy, target_county: str, requested: SampleRequest, *, by: Caller,
+         now: datetime, seed: Callable[[], int] = new_seed) -> Draw:
+    """What a plan with this sample would draw now, for the city to look at before it plans;
+    nothing is kept. A plan with the answered seed draws the same while the copy stays as it
+    is (docs/sampling.md)."""
+    _check_plans_of(by, target_county)
+    population, sample = _population(items, target_county, requested, seed)
+    drawn = sampling.draw(population, sample.strategy, sample.size, sample.seed, now)
+    by_id = {item.id: item for item in population}
+    return Draw(sample, len(population), [by_id[item_id] for item_id in drawn])
 
 
 def get(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
@@ -238,8 +258,14 @@ def _choose_items(items: ItemCopy, command: PlanInspection, now: datetime,
             first = next(iter(errors.values()))[0]
             raise InvalidRequest(f"The items cannot be inspected: {first}", {"item_ids": errors})
         return list(command.item_ids), None
-    requested = command.sample
-    assert requested is not None  # the schema demands item_ids or a sample
+    assert command.sample is not None  # the schema demands item_ids or a sample
+    population, used = _population(items, county, command.sample, seed)
+    return sampling.draw(population, used.strategy, used.size, used.seed, now), used
+
+
+def _population(items: ItemCopy, county: str, requested: SampleRequest,
+                seed: Callable[[], int]) -> tuple[list[CopiedItem], Sample]:
+    """The items of the county a sample draws from, and the sample with its seed."""
     used = Sample(strategy=requested.strategy, size=requested.size,
                   seed=requested.seed if requested.seed is not None else seed(),
                   status=requested.status)
@@ -248,4 +274,10 @@ def _choose_items(items: ItemCopy, command: PlanInspection, now: datetime,
         within = f" in status {', '.join(requested.status)}" if requested.status else ""
         message = f"No items of county {county}{within} to sample; {COPY_MAY_BE_BEHIND}."
         raise InvalidRequest(message, {"sample": [message]})
-    return sampling.draw(population, used.strategy, used.size, used.seed, now), used
+    return population, used
+
+
+def _check_plans_of(by: Caller, county: str) -> None:
+    if by.city is not None and not in_city(county, by.city):
+        raise NotPermitted(f"A city admin of {by.city} plans inspections of its own "
+                           "city's counties only.")

@@ -126,6 +126,7 @@ class SampledItemSchema(Schema):
     status = fields.String()
     overdue = fields.Boolean()
     reopen_count = fields.Integer()
+    overdue_count = fields.Integer()
 
 
 class InspectionSchema(Schema):
@@ -157,3 +158,16 @@ class InspectionSchema(Schema):
 
 
 InspectionPageSchema = page_schema(InspectionSchema, "InspectionPage")
+
+
+class DrawArgs(SampleRequestSchema):
+    """A sample to draw now, in the query: ``status`` may be given several times."""
+
+    target_county = fields.String(required=True, validate=_known_county)
+
+
+class DrawSchema(Schema):
+    sample = fields.Nested(SampleSchema, metadata={
+        "description": "plan with this sample (its seed) to draw the same items"})
+    population = fields.Integer(metadata={"description": "how many items it drew from"})
+    items = fields.List(fields.Nested(SampledItemSchema))

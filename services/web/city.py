@@ -6,12 +6,9 @@ and the county systems' subscriptions."""
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from services.inspections.domain.model import CopiedItem
-from services.inspections.domain.sampling import STRATEGIES, draw
 from services.web import client
 from services.web.client import ServiceError
 from services.web.county import list_params
@@ -22,7 +19,6 @@ from shared.events import CATALOG, ITEM_STATUSES
 
 blp = Blueprint("city", __name__, url_prefix="/city")
 KEY = "Idempotency-Key"
-PREVIEW_PAGES = 20  # a county's whole list, 500 items a page, is what the preview draws from
 
 
 @blp.get("")
@@ -103,7 +99,7 @@ def plan(person, token):
 
 def _plan_page(form: dict, *, preview=None, errors=None, failure=None, status=200):
     return render_template("city/plan.html", form=form, preview=preview, errors=errors or {},
-                           failure=failure, strategies=STRATEGIES, statuses=ITEM_STATUSES), status
+                           failure=failure, statuses=ITEM_STATUSES), status
 
 
 def read_team(text: str) -> tuple[list[dict], list[str]]:
@@ -171,7 +167,14 @@ def plan_post(person, token):
     if form["status"]:
         sample["status"] = form["status"]
     if f.get("action") != "plan":
-        return _plan_page(form, preview=_preview(token, target, sample))
+        try:
+            preview = client.inspections(token).get("/v1/inspections/draw", params={
+                "target_county": target, **sample})
+        except ServiceError as exc:
+            if exc.status != 422:
+                raise
+            return _plan_page(form, failure=exc.detail, status=422)
+        return _plan_page(form, preview=preview)
     body = {"target_county": target, "kind": form["kind"], "team": team,
             "window_start": window[0].isoformat(), "window_end": window[1].isoformat(),
             "sample": sample}
@@ -199,36 +202,6 @@ def _plan_errors(errors: dict, team: list[dict], target: str) -> dict:
                 continue
         words.setdefault(key, []).extend(messages if isinstance(messages, list) else [messages])
     return words
-
-
-def _preview(token: str, county: str, sample: dict) -> dict:
-    """The items the sample would draw now, from the issues service's list of the county,
-    by the inspections service's own drawing rules with the same seed. The inspection draws
-    from its copy of the items, which may lag by seconds: its answer shows what was drawn."""
-    issues, population, cursor = client.issues(token), [], None
-    wanted = set(sample.get("status") or ITEM_STATUSES)
-    for _ in range(PREVIEW_PAGES):
-        page = issues.get("/v1/items", params={"county": county, "limit": 500,
-                                               **({"cursor": cursor} if cursor else {})})
-        population += [i for i in page["items"] if i["status"] in wanted]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    copies = {i["id"]: i for i in population}
-    drawn = draw([_copied(i) for i in population], sample["strategy"], sample["size"],
-                 sample["seed"], now())
-    return {"population": len(population), "items": [copies[i] for i in drawn]}
-
-
-def _copied(item: dict) -> CopiedItem:
-    closed = item.get("closed_at")
-    return CopiedItem(
-        id=item["id"], county=item["county"], township=item["township"],
-        village=item["village"], problem=item["problem"], measure=item["measure"],
-        deadline=date.fromisoformat(item["deadline"]), status=item["status"],
-        reopen_count=item["reopen_count"], overdue=item["overdue"],
-        overdue_count=item["overdue_count"],
-        closed_at=datetime.fromisoformat(closed) if closed else None, version=item["version"])
 
 
 # --- county systems' subscriptions ---------------------------------------------------------

@@ -126,6 +126,29 @@ def test_a_sample_without_a_seed_records_the_seed_it_used(as_):
     assert body["item_ids"] == ["i2"] and isinstance(body["sample"]["seed"], int)
 
 
+def test_the_city_sees_what_a_sample_draws_and_a_plan_with_its_seed_draws_the_same(as_, db):
+    drawn = as_["city"].get("/v1/inspections/draw", query_string={
+        "target_county": YUECHENG, "strategy": "risk", "size": 2})
+    assert drawn.status_code == 200, drawn.get_json()
+    body = drawn.get_json()
+    assert body["population"] == 3 and len(body["items"]) == 2
+    assert isinstance(body["sample"]["seed"], int)
+    assert db.inspections.count_documents({}) == 0, "a draw keeps nothing"
+    planned = plan(as_, item_ids=None, sample=body["sample"])
+    assert planned["item_ids"] == [i["id"] for i in body["items"]]
+
+
+def test_a_draw_takes_the_statuses_asked_for_and_only_the_city_may_draw(as_):
+    query = {"target_county": YUECHENG, "strategy": "random", "size": 5,
+             "status": ["closed", "pending_verification"]}
+    body = as_["city"].get("/v1/inspections/draw", query_string=query).get_json()
+    assert [i["id"] for i in body["items"]] == ["i2"] and body["population"] == 1
+    assert as_["target_admin"].get("/v1/inspections/draw", query_string=query).status_code == 403
+    assert as_["inspector"].get("/v1/inspections/draw", query_string=query).status_code == 403
+    bad = as_["city"].get("/v1/inspections/draw", query_string={**query, "size": 0})
+    assert bad.status_code == 422 and "size" in bad.get_json()["errors"]
+
+
 def test_the_same_idempotency_key_and_body_plans_once(as_, db):
     body = plan_body()
     first = as_["city"].post("/v1/inspections", json=body, headers={"Idempotency-Key": "p-1"})

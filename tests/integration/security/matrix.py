@@ -141,6 +141,10 @@ ENDPOINTS: list[Endpoint] = [
     # --- inspections -----------------------------------------------------------------------
     Endpoint("inspections", "POST", "/v1/inspections", "plan against C",
              expect(403, city=201, **scoped(201, 403))),
+    Endpoint("inspections", "GET", "/v1/inspections/draw?target_county=C&strategy=random&size=1",
+             "what a sample of C draws", expect(403, city=200, **scoped(200, 403)),
+             needs="planned", note="the city's alone, nothing kept (rule U: the sample is the "
+                                   "city's secret)"),
     Endpoint("inspections", "GET", "/v1/inspections", "list", expect(200),
              note="each caller sees only what rules U and X allow"),
     Endpoint("inspections", "GET", "/v1/inspections/{inspection}", "read a planned one",
