@@ -17,6 +17,8 @@ from services.web.timing import from_local_input, now
 from shared import divisions
 from shared.events import CATALOG, ITEM_STATUSES
 
+NOTHING_TO_DRAW = ("该县区没有符合所选状态的问题可供抽样。检查服务的问题副本可能比问题清单晚几秒，"
+                   "刚录入的问题请稍后再试。")
 blp = Blueprint("city", __name__, url_prefix="/city")
 KEY = "Idempotency-Key"
 
@@ -173,7 +175,9 @@ def plan_post(person, token):
         except ServiceError as exc:
             if exc.status != 422:
                 raise
-            return _plan_page(form, failure=exc.detail, status=422)
+            # The service's words are English; the one refusal a valid form can meet here.
+            failure = (NOTHING_TO_DRAW if "sample" in (exc.errors or {}) else exc.detail)
+            return _plan_page(form, failure=failure, status=422)
         return _plan_page(form, preview=preview)
     body = {"target_county": target, "kind": form["kind"], "team": team,
             "window_start": window[0].isoformat(), "window_end": window[1].isoformat(),
