@@ -24,7 +24,14 @@ from services.issues.domain.ranking import (
     Quarter,
     rank_by_city,
 )
-from services.issues.repository import ItemFilter, MongoItemRepository, ledger, list_items, ranking
+from services.issues.repository import (
+    ItemFilter,
+    MongoItemRepository,
+    city_ledger,
+    ledger,
+    list_items,
+    ranking,
+)
 from services.issues.schemas import (
     ImportArgs,
     ImportReportSchema,
@@ -361,10 +368,10 @@ class Ledger(MethodView):
     @reports_blp.response(200, LedgerSchema)
     def get(self, args: dict, caller: Caller):
         """工作台账: per county total, by status, overdue, reopened, closure rate, median days
-        to close, with its city; for the region, one city (``city``) or one county
-        (``county``). A county admin or subscriber sees their county, a city admin scoped to a
-        city that city; the region's city admins and inspectors all (the same figures are on
-        the public dashboard)."""
+        to close, with its city, and per city its counties summed; for the region, one city
+        (``city``) or one county (``county``, no city row). A county admin or subscriber sees
+        their county, a city admin scoped to a city that city; the region's city admins and
+        inspectors all (the same figures are on the public dashboard)."""
         own = caller.county if caller.role in ("county_admin", "subscriber") else None
         city = args.get("city") or caller.city
         if (own and args.get("county", own) != own) or (
@@ -373,7 +380,8 @@ class Ledger(MethodView):
             raise Forbidden("You may read the ledger of your own county or city only.")
         scope = own or args.get("county")
         return {"as_of": today(),
-                "counties": ledger_rows(ledger(db(), today(), scope), divisions.current(), city)}
+                "counties": ledger_rows(ledger(db(), today(), scope), divisions.current(), city),
+                "cities": [] if scope else city_ledger(db(), today(), city)}
 
 
 @reports_blp.route("/ranking")

@@ -23,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.issues.domain import figures
+from services.issues.domain.cities import city_rows
 from services.issues.domain.figures import Counted
 from services.issues.domain.model import CLOSED, Item
 from services.issues.domain.ranking import CountyFigures, Quarter, rank
@@ -283,6 +284,11 @@ def ledger(db: Database, today: date, county: str | None = None) -> list[dict]:
     return [{**figures.ledger_row(code, kept.get(code) or NOTHING),
              "county_name": divisions.current().county_name(code)}
             for code in ([county] if county else list(divisions.current().counties))]
+
+
+def city_ledger(db: Database, today: date, city: str | None = None) -> list[dict]:
+    """工作台账 of the cities: each city's (or one city's) counties summed."""
+    return city_rows(county_figures(db, today), divisions.current(), city)
 
 
 def ranking(db: Database, quarter: Quarter, today: date) -> list[tuple[int | None, CountyFigures]]:

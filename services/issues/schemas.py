@@ -203,9 +203,21 @@ class LedgerRowSchema(Schema):
     median_days_to_close = fields.Float(allow_none=True, required=True)
 
 
+class CityLedgerRowSchema(LedgerRowSchema):
+    """A city's counties summed; the median days to close is of all their closed items."""
+
+    class Meta:
+        exclude = ("county", "county_name")
+
+    counties = fields.Integer(required=True, metadata={"description": "how many counties"})
+
+
 class LedgerSchema(Schema):
     as_of = fields.Date(required=True)
     counties = fields.List(fields.Nested(LedgerRowSchema), required=True)
+    cities = fields.List(fields.Nested(CityLedgerRowSchema), required=True, metadata={
+        "description": "each city's row, its counties summed (the cities read; none for one "
+                       "county)"})
 
 
 def _calendar_year(quarter: str) -> None:

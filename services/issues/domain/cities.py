@@ -1,8 +1,10 @@
 """The region's counties grouped by city (a province region has eleven in Zhejiang; a city region
-one): the ledger's rows with their city, read for the region, one city or one county. No I/O."""
+one): the ledger's rows with their city, read for the region, one city or one county, and each
+city's row of its counties summed. No I/O."""
 
 from __future__ import annotations
 
+from services.issues.domain import figures
 from shared.divisions import Region
 
 
@@ -15,6 +17,24 @@ def ledger_rows(rows: list[dict], region: Region, city: str | None = None) -> li
     if city is not None:
         named = [row for row in named if row["city"] == city]
     return sorted(named, key=lambda row: (row["city"] or "", row["county"]))
+
+
+def city_rows(kept: dict[str, dict], region: Region, city: str | None = None) -> list[dict]:
+    """Each city's ledger row (the city of ``city`` only, if given) from its counties'
+    summaries summed, in code order."""
+    by_city: dict[str, list[dict]] = {}
+    for county, summary in kept.items():
+        if (code := region.city_of(county)) is not None:
+            by_city.setdefault(code, []).append(summary)
+    rows = []
+    for code in sorted(region.cities):
+        if city not in (None, code):
+            continue
+        row = figures.ledger_row(code, figures.summed(by_city.get(code, [])))
+        del row["county"]
+        rows.append({"city": code, "city_name": region.cities[code],
+                     "counties": len(region.counties_of(code)), **row})
+    return rows
 
 
 def place(region: Region, county: str, township: str,

@@ -164,6 +164,24 @@ def summary(tally: dict, today: date) -> dict:
             "quarters": quarters}
 
 
+def summed(summaries: Iterable[dict]) -> dict:
+    """Several counties' summaries as one (a city's), as ``summary`` makes them: counts and
+    distributions add up, so the median days to close is the city's own, not a mean of medians."""
+    total: dict = {"by_status": {}, "reopened": 0, "reopenings": 0, "days_to_close": {},
+                   "quarters": {}}
+    for kept in summaries:
+        total["reopened"] += kept["reopened"]
+        total["reopenings"] += kept["reopenings"]
+        for name in ("by_status", "days_to_close"):
+            for key, n in kept[name].items():
+                total[name][key] = total[name].get(key, 0) + n
+        for quarter, row in kept["quarters"].items():
+            into = total["quarters"].setdefault(quarter, [0, 0, 0, 0])
+            for i, n in enumerate(row):
+                into[i] += n
+    return total
+
+
 def ledger_row(county: str, kept: dict) -> dict:
     """One county's row of the ledger (工作台账) from its summary, without its name."""
     statuses = {s: kept["by_status"].get(s, 0) for s in STATUSES}

@@ -148,8 +148,13 @@ def test_a_province_ledger_has_a_row_for_each_of_its_90_counties_with_its_city(z
     by_county = {r["county"]: r for r in rows}
     assert (by_county[YUECHENG]["city_name"], by_county[YUECHENG]["total"]) == ("绍兴市", 1)
     assert (by_county[YUNHE]["city_name"], by_county[YUNHE]["total"]) == ("丽水市", 1)
-    one_city = city.get(f"/v1/ledger?city={LISHUI}").get_json()["counties"]
-    assert [r["county"] for r in one_city][5] == YUNHE and len(one_city) == 9
+    cities = {r["city"]: r for r in city.get("/v1/ledger").get_json()["cities"]}
+    assert len(cities) == 11 and cities[LISHUI]["counties"] == 9
+    assert (cities[LISHUI]["city_name"], cities[LISHUI]["total"]) == ("丽水市", 1)
+    assert cities[SHAOXING]["by_status"]["open"] == 1 and cities["330100"]["total"] == 0
+    one_city = city.get(f"/v1/ledger?city={LISHUI}").get_json()
+    assert [r["county"] for r in one_city["counties"]][5] == YUNHE
+    assert len(one_city["counties"]) == 9 and [r["city"] for r in one_city["cities"]] == [LISHUI]
     assert [r["county"] for r in city.get(f"/v1/ledger?county={YUNHE}").get_json()[
         "counties"]] == [YUNHE]
 
@@ -212,8 +217,10 @@ def test_a_city_scoped_admin_sees_and_verifies_only_its_own_city(zhejiang):
 
 def test_a_city_scoped_admin_reads_the_ledger_and_ranking_of_its_own_city(zhejiang):
     lishui = zhejiang("city_admin", city=LISHUI)
-    rows = lishui.get("/v1/ledger").get_json()["counties"]
+    ledger = lishui.get("/v1/ledger").get_json()
+    rows = ledger["counties"]
     assert len(rows) == 9 and {r["city"] for r in rows} == {LISHUI}
+    assert [r["city"] for r in ledger["cities"]] == [LISHUI]
     assert lishui.get(f"/v1/ledger?city={SHAOXING}").status_code == 403
     assert lishui.get(f"/v1/ledger?county={YUECHENG}").status_code == 403
     ranking = lishui.get("/v1/ranking").get_json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.issues.domain.cities import ledger_rows, place
+from services.issues.domain.cities import city_rows, ledger_rows, place
 from services.issues.domain.ranking import CountyFigures, rank_by_city
 from shared import divisions
 from shared.config import Settings
@@ -34,6 +34,25 @@ def test_ledger_rows_carry_their_city_and_are_read_for_one_city(zhejiang):
         ("330602", "330600", "绍兴市"), ("330603", "330600", "绍兴市"),
         ("331125", "331100", "丽水市")]
     assert [r["county"] for r in ledger_rows(rows, zhejiang, "331100")] == ["331125"]
+
+
+def summary(closed: int, open_: int, days: dict[str, int]) -> dict:
+    return {"by_status": {"closed": closed, "open": open_}, "reopened": 1, "reopenings": 2,
+            "days_to_close": days, "quarters": {"2026Q4": [closed + open_, closed, 1, open_]}}
+
+
+def test_a_citys_row_sums_its_counties_and_takes_the_median_of_all_their_closed_items(zhejiang):
+    kept = {"330602": summary(3, 1, {"10": 3}), "330603": summary(2, 0, {"40": 1, "50": 1}),
+            "331125": summary(0, 5, {})}
+    rows = {r["city"]: r for r in city_rows(kept, zhejiang)}
+    shaoxing = rows["330600"]
+    assert (shaoxing["city_name"], shaoxing["counties"], shaoxing["total"]) == ("绍兴市", 6, 6)
+    assert (shaoxing["by_status"]["closed"], shaoxing["overdue"], shaoxing["reopenings"]) == (
+        5, 1, 4)
+    # 10, 10, 10, 40, 50: the city's median is 10 (the counties' medians, 10 and 45, are not it).
+    assert shaoxing["median_days_to_close"] == 10 and shaoxing["closure_rate"] == round(5 / 6, 4)
+    assert rows["331100"]["total"] == 5 and rows["330100"]["total"] == 0
+    assert [r["city"] for r in city_rows(kept, zhejiang, "331100")] == ["331100"]
 
 
 def test_a_known_village_gets_its_code_and_unknown_names_only_warnings(zhejiang):
