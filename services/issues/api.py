@@ -27,10 +27,8 @@ from services.issues.domain.ranking import (
 from services.issues.repository import (
     ItemFilter,
     MongoItemRepository,
-    city_ledger,
-    ledger,
     list_items,
-    ranking,
+    reports,
 )
 from services.issues.schemas import (
     ImportArgs,
@@ -379,9 +377,10 @@ class Ledger(MethodView):
                     args.get("county", caller.city)))):
             raise Forbidden("You may read the ledger of your own county or city only.")
         scope = own or args.get("county")
+        kept = reports(db(), today(), scope)
         return {"as_of": today(),
-                "counties": ledger_rows(ledger(db(), today(), scope), divisions.current(), city),
-                "cities": [] if scope else city_ledger(db(), today(), city)}
+                "counties": ledger_rows(kept.ledger(), divisions.current(), city),
+                "cities": [] if scope else kept.cities(city)}
 
 
 @reports_blp.route("/ranking")
@@ -400,7 +399,7 @@ def ranking_body(quarter: Quarter, caller: Caller) -> dict:
     a city sees its own counties and every city's rank."""
     region = divisions.current()
     counties, cities = rank_by_city(
-        [f for _, f in ranked_counties(quarter)], region.city_of)
+        [f for _, f in reports(db(), today()).ranking(quarter)], region.city_of)
 
     def row(position: int | None, f) -> dict:
         return {"rank": position, "score": f.score, "items": f.items, "closed": f.closed,
@@ -415,6 +414,3 @@ def ranking_body(quarter: Quarter, caller: Caller) -> dict:
             "cities": [{**row(p, f), "city": f.county, "city_name": region.cities[f.county]}
                        for p, f in cities]}
 
-
-def ranked_counties(quarter: Quarter):
-    return ranking(db(), quarter, today())

@@ -53,10 +53,11 @@ class Dashboard(MethodView):
         """The city dashboard: ledger, ranking and charts of aggregate figures only."""
         today = local_date(now())
         quarter = Quarter.of(today)
-        ledger = repository.ledger(_db(), today)
-        ranking = repository.ranking(_db(), quarter, today)
+        reports = repository.reports(_db(), today)
+        ledger, cities, ranking = reports.ledger(), reports.cities(), reports.ranking(quarter)
         return render_template(
-            "dashboard.html", today=today, quarter=quarter, ledger=ledger, ranking=ranking,
+            "dashboard.html", today=today, quarter=quarter, ledger=ledger, cities=cities,
+            ranking=ranking,
             statuses=STATUSES, labels=STATUS_LABELS, colours=STATUS_COLOURS,
             names=divisions.current().counties, region_name=divisions.current().name,
             status_bars=_stacked(ledger),

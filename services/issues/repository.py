@@ -278,24 +278,32 @@ def county_figures(db: Database, today: date, county: str | None = None) -> dict
     return {code: row for code, row in kept.items() if county in (None, code)}
 
 
-def ledger(db: Database, today: date, county: str | None = None) -> list[dict]:
-    """工作台账: per county (all of the city's, or one), the figures of its whole list."""
-    kept = county_figures(db, today, county)
-    return [{**figures.ledger_row(code, kept.get(code) or NOTHING),
-             "county_name": divisions.current().county_name(code)}
-            for code in ([county] if county else list(divisions.current().counties))]
+@dataclass(frozen=True)
+class Reports:
+    """The ledger, its cities' rows and the ranking, from one read of the kept figures."""
+
+    kept: dict[str, dict]
+    county: str | None = None  # the reports of one county only
+
+    def ledger(self) -> list[dict]:
+        """工作台账: per county (every one of the region, or the one), the figures of its list."""
+        region = divisions.current()
+        return [{**figures.ledger_row(code, self.kept.get(code) or NOTHING),
+                 "county_name": region.county_name(code)}
+                for code in ([self.county] if self.county else list(region.counties))]
+
+    def cities(self, city: str | None = None) -> list[dict]:
+        """工作台账 of the cities: each city's (or one city's) counties summed."""
+        return city_rows(self.kept, divisions.current(), city)
+
+    def ranking(self, quarter: Quarter) -> list[tuple[int | None, CountyFigures]]:
+        """The counties ranked on the items due in ``quarter`` (domain/ranking.py: the score)."""
+        return rank([figures.quarter_figures(code, self.kept.get(code) or NOTHING, quarter)
+                     for code in divisions.current().counties])
 
 
-def city_ledger(db: Database, today: date, city: str | None = None) -> list[dict]:
-    """工作台账 of the cities: each city's (or one city's) counties summed."""
-    return city_rows(county_figures(db, today), divisions.current(), city)
-
-
-def ranking(db: Database, quarter: Quarter, today: date) -> list[tuple[int | None, CountyFigures]]:
-    """The counties ranked on the items due in ``quarter`` (domain/ranking.py has the score)."""
-    kept = county_figures(db, today)
-    return rank([figures.quarter_figures(code, kept.get(code) or NOTHING, quarter)
-                 for code in divisions.current().counties])
+def reports(db: Database, today: date, county: str | None = None) -> Reports:
+    return Reports(county_figures(db, today, county), county)
 
 
 # --- The kept figures (services/issues/figures.py keeps them; docs/figures.md says why). ------

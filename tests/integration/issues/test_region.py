@@ -152,6 +152,8 @@ def test_a_province_ledger_has_a_row_for_each_of_its_90_counties_with_its_city(z
     assert len(cities) == 11 and cities[LISHUI]["counties"] == 9
     assert (cities[LISHUI]["city_name"], cities[LISHUI]["total"]) == ("丽水市", 1)
     assert cities[SHAOXING]["by_status"]["open"] == 1 and cities["330100"]["total"] == 0
+    dashboard = city.get("/dashboard").get_data(as_text=True)
+    assert "各市工作台账" in dashboard and "丽水市" in dashboard
     one_city = city.get(f"/v1/ledger?city={LISHUI}").get_json()
     assert [r["county"] for r in one_city["counties"]][5] == YUNHE
     assert len(one_city["counties"]) == 9 and [r["city"] for r in one_city["cities"]] == [LISHUI]

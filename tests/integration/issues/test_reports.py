@@ -123,6 +123,7 @@ def test_the_dashboard_is_public_self_contained_and_shows_aggregates_only(as_rol
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "<svg" in html and "越城区" in html and "60.0%" in html
+    assert "各市工作台账" not in html, "a city region has no table of cities"
     assert "责任人王某某" not in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
 
