@@ -66,8 +66,9 @@ def lease(db: Database, name: str, holder: str, seconds: float,
     Time is cut into terms of ``seconds``, and each term is one document ``<name>:<term>``
     whose insert decides its holder: FerretDB loses concurrent updates of one document (two of
     eight racing compare-and-set updates both "won"), but never lets two inserts of one ``_id``
-    through. In the second half of its term the holder inserts the next term's document, before
-    anyone else may, so the lease stays where it is; should the holder stop, the first caller of
+    through. From a third into its term the holder inserts the next term's document, before
+    anyone else may, so the lease stays where it is (a caller slowed by its own work still asks
+    within those two thirds); should the holder stop, the first caller of
     the next term takes it. A term's holder is never two processes (clocks apart by no more
     than a term's length)."""
     now = time.time() if now is None else now
@@ -78,7 +79,7 @@ def lease(db: Database, name: str, holder: str, seconds: float,
         current = _take(terms, name, term, holder) or terms.find_one({"_id": f"{name}:{term}"})
     if current is None or current["holder"] != holder:
         return False
-    if now - term * seconds >= seconds / 2 and _take(terms, name, term + 1, holder):
+    if now - term * seconds >= seconds / 3 and _take(terms, name, term + 1, holder):
         terms.delete_many({"name": name, "term": {"$lt": term - 1}})
     return True
 
