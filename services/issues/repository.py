@@ -22,7 +22,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.issues.domain import figures
+from services.issues.domain import figures, list_keys
 from services.issues.domain.figures import Counted
 from services.issues.domain.model import CLOSED, Item
 from services.issues.domain.ranking import CountyFigures, Quarter, rank
@@ -31,6 +31,10 @@ from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
 IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
+# A marker per month items were created in and per month of a deadline, inserted before the
+# first item of it and never removed: the months a list walks through.
+MARKERS = "item_months"
+MARKED = ("created_month", "deadline_month")
 APPLIED_EVENTS = "processed_events"  # the ids of the events applied to the item, carried along
 FINGERPRINT = "request_fingerprint"  # of the request that created the item (Idempotency-Key)
 
@@ -70,7 +74,13 @@ def to_document(item: Item, fingerprint: str | None = None) -> dict:
     doc["deadline"] = item.deadline.isoformat()  # ISO dates sort as strings
     if item.overdue_announced_for is not None:
         doc["overdue_announced_for"] = item.overdue_announced_for.isoformat()
+    doc.update(list_keys.list_keys(item))
     return doc
+
+
+def markers_of(docs: list[dict]) -> dict[str, dict]:
+    return {f"{kind}:{doc[kind]}": {"_id": f"{kind}:{doc[kind]}", "kind": kind,
+                                    "value": doc[kind]} for doc in docs for kind in MARKED}
 
 
 def from_document(doc: dict) -> Item:
@@ -100,6 +110,8 @@ class MongoItemRepository:
         self.log = changelog(db)
         self.items: Collection = self.log.current
         self.imports: Collection = db[IMPORTS]
+        self.markers: Collection = db[MARKERS]
+        self.marked: set[str] = set()  # markers known to exist (never removed)
 
     def get(self, item_id: str) -> Item | None:
         doc = self.log.get(item_id)
@@ -121,21 +133,37 @@ class MongoItemRepository:
 
     def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool:
         """Record a new item with its events; False when the id is taken (a retry)."""
-        return self.log.record(to_document(item, fingerprint), events)
+        return self.log.record(self._marked(to_document(item, fingerprint)), events)
 
     def add_many(self, batch: list[tuple[Item, list[dict]]]) -> None:
         """Record many new items (an import); an id already there is from an earlier attempt of
         the same import (same key, same file), and is kept as it is."""
-        self.log.record_new((to_document(item), events) for item, events in batch)
+        docs = [to_document(item) for item, _ in batch]
+        self._mark(docs)
+        self.log.record_new(zip(docs, (events for _, events in batch), strict=True))
 
     def save(self, item: Item, events: list[dict]) -> bool:
-        return self.log.record(to_document(item), events)
+        return self.log.record(self._marked(to_document(item)), events)
 
     def current_of(self, item_ids: list[str]) -> dict[str, Item]:
         return {id_: from_document(doc) for id_, doc in self.log.current_of(item_ids).items()}
 
     def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
-        return self.log.record_many([(to_document(item), events) for item, events in batch])
+        docs = [to_document(item) for item, _ in batch]
+        self._mark(docs)
+        return self.log.record_many(list(zip(docs, (events for _, events in batch),
+                                             strict=True)))
+
+    def _mark(self, docs: list[dict]) -> None:
+        """The months of these items marked, before the items are written: a list never misses
+        an item for want of its month's marker."""
+        new = {id_: marker for id_, marker in markers_of(docs).items() if id_ not in self.marked}
+        mongo.insert_new(self.markers, list(new.values()))
+        self.marked.update(new)
+
+    def _marked(self, doc: dict) -> dict:
+        self._mark([doc])
+        return doc
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
         """Items past their deadline, not closed, whose deadline was not yet announced."""
@@ -157,6 +185,11 @@ INDEXES: dict[str, list[tuple[str, int]]] = {
     "category": [("category", ASCENDING)],
     "updated": [("updated_at", DESCENDING)],
     "board": [("county", ASCENDING), ("public", ASCENDING)],
+    # The kept keys of the lists (domain/list_keys.py), each first in an index of its own: on
+    # FerretDB that gives it a GIN twin (docs/local-stack.md), on MongoDB it serves the read of
+    # a bucket in page order.
+    **{f"{key}_page": [(key, ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+       for key in list_keys.KEYS},
 }
 
 
@@ -167,13 +200,15 @@ def ensure_indexes(db: Database) -> None:
     # several indexes that all exist already (every start after the first).
     for name, keys in INDEXES.items():
         items.create_index(keys, name=name)
+    db[MARKERS].create_index([("kind", ASCENDING)], name="kind")
     changelog(db).ensure_indexes()
     ensure_figure_indexes(db)
 
 # --- Reads: the lists and the board from the items, the reports from the kept figures. --------
 
 # What a list row never carries: the history (GET /v1/items/{id} has it) and the plumbing.
-LIST_PROJECTION = {"history": 0, "outbox": 0, "processed_events": 0, "request_fingerprint": 0}
+LIST_PROJECTION = {"history": 0, "outbox": 0, "processed_events": 0, "request_fingerprint": 0,
+                   "tokens": 0}
 PAGE_ORDER = [("created_at", 1), ("_id", 1)]
 BOARD_LIMIT = 5000
 
