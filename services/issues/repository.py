@@ -10,9 +10,10 @@ each item's current state for the lists, the reports and the overdue scan.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -26,7 +27,7 @@ from services.issues.domain import figures, list_keys
 from services.issues.domain.figures import Counted
 from services.issues.domain.model import CLOSED, Item
 from services.issues.domain.ranking import CountyFigures, Quarter, rank
-from shared import divisions, mongo
+from shared import clock, divisions, mongo
 from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
@@ -209,7 +210,6 @@ def ensure_indexes(db: Database) -> None:
 # What a list row never carries: the history (GET /v1/items/{id} has it) and the plumbing.
 LIST_PROJECTION = {"history": 0, "outbox": 0, "processed_events": 0, "request_fingerprint": 0,
                    "tokens": 0}
-PAGE_ORDER = [("created_at", 1), ("_id", 1)]
 BOARD_LIMIT = 5000
 
 
@@ -272,6 +272,103 @@ def _combined(conditions: list[dict]) -> dict:
     return query
 
 
+# A bucket with this many items of a list's equalities is read by its finer ones; with several
+# sets of equalities (alternatives), each gets its share, and at least MIN_PROBE.
+PROBE, MIN_PROBE = 100, 10
+FINEST = len(list_keys.CREATED) - 1
+
+
+def _alternatives(f: ItemFilter, today: date, now: datetime, months: Callable[[str], list[str]]
+                  ) -> list[dict]:
+    """Sets of equalities on the kept keys (domain/list_keys.py), one of which every item the
+    filter selects has: the filter's ranges and text asked for by equality. The filter's own
+    conditions still decide; these only select what FerretDB decodes for them."""
+    choices: list[list[dict]] = [[{}]]
+    if f.counties is not None:
+        cities = {divisions.current().city_of(county) for county in f.counties}
+        if len(cities) == 1:
+            choices.append([{"city": cities.pop()}])
+    if f.q:
+        choices.append([{"tokens": list_keys.search_token(f.q)}])
+    current = list_keys.month(today)
+    if f.overdue is True:
+        choices.append([{"overdue_key": list_keys.ANNOUNCED}] + [
+            {"overdue_key": list_keys.due(m)} for m in months("deadline_month") if m <= current])
+    elif f.overdue is False:
+        choices.append([{"overdue_key": list_keys.CLOSED_KEY}] + [
+            {"overdue_key": list_keys.due(m)} for m in months("deadline_month") if m >= current])
+    if f.deadline_before is not None:
+        last = list_keys.month(f.deadline_before)
+        choices.append([{"deadline_month": m} for m in months("deadline_month") if m <= last])
+    if f.updated_since is not None:
+        choices.append(list_keys.updated_since(f.updated_since, now))
+    return [{k: v for part in parts for k, v in part.items()}
+            for parts in itertools.product(*choices)]
+
+
+def _order(doc: dict) -> tuple:
+    return doc["created_at"], doc["_id"]
+
+
+class _Walk:
+    """A list's reads, creation bucket by creation bucket (list_keys.CREATED). A bucket is
+    first asked, by each alternative's equalities alone, for its share of PROBE items: fewer,
+    and the filter is asked of it whole; as many, and it is read by its finer buckets; the
+    finest are asked whole at once.
+    On FerretDB, which decodes what the equalities select and stops at a find's limit, a read
+    decodes at most PROBE items (or a minute's, see list_keys), never the collection; on
+    MongoDB the compound indexes starting with the same equalities serve each read. A next
+    page starts in the buckets of the cursor (``start``): those before hold nothing after it."""
+
+    def __init__(self, items: Collection, conditions: list[dict], start: tuple | None):
+        self.items = items
+        self.conditions = conditions
+        self.start = start
+
+    def query(self, equalities: dict) -> dict:
+        return _combined([*({k: v} for k, v in equalities.items()), *self.conditions])
+
+    def fewer_than(self, probe: int, equalities: dict) -> bool:
+        plain = {k: v for k, v in self.query(equalities).items() if k != "$and"}
+        return len(list(self.items.find(plain, {"_id": 1}).limit(probe))) < probe
+
+    def read(self, equalities: dict) -> list[dict]:
+        return list(self.items.find(self.query(equalities), LIST_PROJECTION))
+
+    def segments(self, level: int, bucket: str | None, alternatives: list[dict],
+                 known: list[dict]) -> Iterator[list[dict]]:
+        """The matching items of ``bucket`` (level -1: all of them) in order, in pieces each
+        complete and after the one before; ``known`` holds those of the alternatives that were
+        read in full one level up."""
+        rows, larger = list(known), []
+        key = {list_keys.CREATED[level]: bucket} if level >= 0 else {}
+        probe = max(PROBE // len(alternatives), MIN_PROBE)
+        for alternative in alternatives:
+            equalities = {**alternative, **key}
+            if level == FINEST or self.fewer_than(probe, equalities):
+                rows += self.read(equalities)
+            else:
+                larger.append(alternative)
+        if not larger:
+            yield sorted(rows, key=_order)
+            return
+        for child in self.children(level, bucket):
+            if self.start is None or child >= self.start[level + 1]:
+                yield from self.segments(level + 1, child, larger, [
+                    row for row in rows
+                    if list_keys.created_buckets(row["created_at"])[level + 1] == child])
+
+    def children(self, level: int, bucket: str | None) -> list[str]:
+        if level < 0:
+            return marked(self.items.database, "created_month")
+        return list_keys.finer(level, bucket)
+
+
+def marked(db: Database, kind: str) -> list[str]:
+    """The months marked of a kind (MARKED), in order: every marker, a few hundred at most."""
+    return sorted(m["value"] for m in db[MARKERS].find({"kind": kind}))
+
+
 def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
                after: tuple[datetime, str] | None = None) -> tuple[list[Item], tuple | None]:
     """One page in (created_at, id) order, and the position after it if there may be more.
@@ -284,8 +381,15 @@ def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
         created, item_id = after
         conditions.append({"$or": [{"created_at": {"$gt": created}},
                                    {"created_at": created, "_id": {"$gt": item_id}}]})
-    docs = list(db[ITEMS].find(_combined(conditions), LIST_PROJECTION)
-                .sort(PAGE_ORDER).limit(limit + 1))
+    alternatives = _alternatives(f, today, clock.now(), lambda kind: marked(db, kind))
+    walk = _Walk(db[ITEMS], conditions,
+                 list_keys.created_buckets(after[0]) if after is not None else None)
+    docs: list[dict] = []
+    if alternatives:
+        for segment in walk.segments(-1, None, alternatives, []):
+            docs += segment
+            if len(docs) > limit:
+                break
     items = [from_document(doc) for doc in docs[:limit]]
     more = len(docs) > limit
     return items, ((items[-1].created_at, items[-1].id) if more else None)
