@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -36,6 +36,7 @@ IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
 # first item of it and never removed: the months a list walks through.
 MARKERS = "item_months"
 MARKED = ("created_month", "deadline_month")
+KEYS_FILLED = "list_keys_filled"  # in MARKERS: the items stored before the keys were given them
 APPLIED_EVENTS = "processed_events"  # the ids of the events applied to the item, carried along
 FINGERPRINT = "request_fingerprint"  # of the request that created the item (Idempotency-Key)
 
@@ -203,7 +204,29 @@ def ensure_indexes(db: Database) -> None:
         items.create_index(keys, name=name)
     db[MARKERS].create_index([("kind", ASCENDING)], name="kind")
     changelog(db).ensure_indexes()
+    if db[MARKERS].find_one({"_id": KEYS_FILLED}) is None:
+        fill_list_keys(db)
     ensure_figure_indexes(db)
+
+def fill_list_keys(db: Database) -> int:
+    """Give every item the list keys its state makes (domain/list_keys.py) where it lacks them
+    or they differ, and mark their months; answer how many items changed. For the items stored
+    before the keys were kept: once by the first start after (ensure_indexes), again whenever
+    ``python -m services.issues.backfill`` is run. Each write is guarded by the version read,
+    so a change recorded meanwhile (which has its keys) is not written over."""
+    items = db[ITEMS]
+    updates, markers = [], {}
+    for doc in items.find({}, {"outbox": 0}):
+        keys = list_keys.list_keys(from_document(doc))
+        markers.update(markers_of([keys]))
+        if any(doc.get(name) != value for name, value in keys.items()):
+            updates.append(UpdateOne({"_id": doc["_id"], "version": doc["version"]},
+                                     {"$set": keys}))
+    mongo.insert_new(db[MARKERS], list(markers.values()))
+    for start in range(0, len(updates), INSERT_CHUNK):
+        items.bulk_write(updates[start:start + INSERT_CHUNK], ordered=False)
+    mongo.insert_new(db[MARKERS], [{"_id": KEYS_FILLED, "kind": "done"}])
+    return len(updates)
 
 # --- Reads: the lists and the board from the items, the reports from the kept figures. --------
 

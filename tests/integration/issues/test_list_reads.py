@@ -13,15 +13,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pymongo import MongoClient, monitoring
 
+from services.issues.domain import list_keys
 from services.issues.domain.model import CLOSED, STATUSES, Caller, Item
 from services.issues.repository import (
     ITEMS,
+    MARKERS,
     PROBE,
     ItemFilter,
     MongoItemRepository,
     _combined,
     _query,
     ensure_indexes,
+    fill_list_keys,
     list_items,
 )
 from shared import mongo
@@ -167,3 +170,21 @@ def test_items_created_at_one_instant_more_than_a_probe_are_all_listed_in_id_ord
     page, _ = list_items(db, ItemFilter(), TODAY, limit=len(imported) + 5,
                          after=(at - timedelta(seconds=10), "item-01797"))
     assert [item.id for item in page] == ["item-01798", "item-01799", *imported][:len(page)]
+
+
+def test_items_stored_before_the_keys_are_given_them_once_and_listed(settings):
+    db = mongo.database(settings, "issues")
+    ensure_indexes(db)
+    repo = MongoItemRepository(db)
+    item, _ = stored_items()[0]
+    repo.add(item, [])
+    # As stored before: no keys, no markers, the backfill not done.
+    db[ITEMS].update_one({"_id": item.id}, {"$unset": {key: "" for key in list_keys.KEYS}})
+    db[MARKERS].delete_many({})
+    assert list_items(db, ItemFilter(q=item.measure[1:4]), TODAY, limit=5)[0] == []
+
+    ensure_indexes(db)
+
+    for f in (ItemFilter(), ItemFilter(q=item.measure[1:4]), ItemFilter(overdue=True)):
+        assert [i.id for i in list_items(db, f, TODAY, limit=5)[0]] == [item.id]
+    assert fill_list_keys(db) == 0
