@@ -168,11 +168,19 @@ class MongoItemRepository:
         return doc
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
-        """Items past their deadline, not closed, whose deadline was not yet announced."""
-        query = {"deadline": {"$lt": today.isoformat()}, "status": {"$ne": CLOSED},
-                 "overdue_announced_for": None}
-        cursor = self.items.find(query).sort("deadline", ASCENDING)
-        return [from_document(doc) for doc in cursor.limit(limit)]
+        """Items past their deadline, not closed, whose deadline was not yet announced, by
+        deadline: month by month by their overdue key (list_keys), which FerretDB hands its
+        storage, so a scan decodes the unannounced items due up to this month, not all."""
+        found: list[Item] = []
+        current = list_keys.month(today)
+        for month in marked(self.items.database, "deadline_month"):
+            if month > current or len(found) >= limit:
+                break
+            cursor = self.items.find({"overdue_key": list_keys.due(month),
+                                      "deadline": {"$lt": today.isoformat()}})
+            found += [from_document(doc) for doc in
+                      cursor.sort("deadline", ASCENDING).limit(limit - len(found))]
+        return found
 
 
 INDEXES: dict[str, list[tuple[str, int]]] = {
