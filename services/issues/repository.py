@@ -32,10 +32,13 @@ from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
 IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
-# A marker per month items were created in and per month of a deadline, inserted before the
-# first item of it and never removed: the months a list walks through.
-MARKERS = "item_months"
-MARKED = ("created_month", "deadline_month")
+# A marker per creation bucket that holds items (list_keys.CREATED: month, day, hour, minute,
+# each naming the bucket it is in) and per month of a deadline, inserted before the first item
+# of it and never removed: the buckets a list walks through, and the months it asks for.
+MARKERS = "item_buckets"
+CREATION_MARKED = list_keys.CREATED
+MARKED = (*CREATION_MARKED, "deadline_month")
+CHANGEABLE = ("deadline_month",)  # what a change can make new: the creation time stays
 KEYS_FILLED = "list_keys_filled"  # in MARKERS: the items stored before the keys were given them
 APPLIED_EVENTS = "processed_events"  # the ids of the events applied to the item, carried along
 FINGERPRINT = "request_fingerprint"  # of the request that created the item (Idempotency-Key)
@@ -80,9 +83,12 @@ def to_document(item: Item, fingerprint: str | None = None) -> dict:
     return doc
 
 
-def markers_of(docs: list[dict]) -> dict[str, dict]:
+def markers_of(docs: list[dict], kinds: tuple[str, ...] = MARKED) -> dict[str, dict]:
+    parents = dict(zip(CREATION_MARKED[1:], CREATION_MARKED, strict=False))
     return {f"{kind}:{doc[kind]}": {"_id": f"{kind}:{doc[kind]}", "kind": kind,
-                                    "value": doc[kind]} for doc in docs for kind in MARKED}
+                                    "value": doc[kind],
+                                    "parent": doc[parents[kind]] if kind in parents else None}
+            for doc in docs for kind in kinds}
 
 
 def from_document(doc: dict) -> Item:
@@ -145,26 +151,27 @@ class MongoItemRepository:
         self.log.record_new(zip(docs, (events for _, events in batch), strict=True))
 
     def save(self, item: Item, events: list[dict]) -> bool:
-        return self.log.record(self._marked(to_document(item)), events)
+        return self.log.record(self._marked(to_document(item), CHANGEABLE), events)
 
     def current_of(self, item_ids: list[str]) -> dict[str, Item]:
         return {id_: from_document(doc) for id_, doc in self.log.current_of(item_ids).items()}
 
     def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
         docs = [to_document(item) for item, _ in batch]
-        self._mark(docs)
+        self._mark(docs, CHANGEABLE)
         return self.log.record_many(list(zip(docs, (events for _, events in batch),
                                              strict=True)))
 
-    def _mark(self, docs: list[dict]) -> None:
-        """The months of these items marked, before the items are written: a list never misses
-        an item for want of its month's marker."""
-        new = {id_: marker for id_, marker in markers_of(docs).items() if id_ not in self.marked}
+    def _mark(self, docs: list[dict], kinds: tuple[str, ...] = MARKED) -> None:
+        """The buckets and months of these items marked, before the items are written: a list
+        never misses an item for want of a marker."""
+        new = {id_: marker for id_, marker in markers_of(docs, kinds).items()
+               if id_ not in self.marked}
         mongo.insert_new(self.markers, list(new.values()))
         self.marked.update(new)
 
-    def _marked(self, doc: dict) -> dict:
-        self._mark([doc])
+    def _marked(self, doc: dict, kinds: tuple[str, ...] = MARKED) -> dict:
+        self._mark([doc], kinds)
         return doc
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
@@ -211,6 +218,7 @@ def ensure_indexes(db: Database) -> None:
     for name, keys in INDEXES.items():
         items.create_index(keys, name=name)
     db[MARKERS].create_index([("kind", ASCENDING)], name="kind")
+    db[MARKERS].create_index([("parent", ASCENDING)], name="parent")
     changelog(db).ensure_indexes()
     if db[MARKERS].find_one({"_id": KEYS_FILLED}) is None:
         fill_list_keys(db)
@@ -390,14 +398,15 @@ class _Walk:
                     if list_keys.created_buckets(row["created_at"])[level + 1] == child])
 
     def children(self, level: int, bucket: str | None) -> list[str]:
-        if level < 0:
-            return marked(self.items.database, "created_month")
-        return list_keys.finer(level, bucket)
+        """The buckets within ``bucket`` that hold items, by their markers."""
+        return marked(self.items.database, list_keys.CREATED[level + 1], bucket)
 
 
-def marked(db: Database, kind: str) -> list[str]:
-    """The months marked of a kind (MARKED), in order: every marker, a few hundred at most."""
-    return sorted(m["value"] for m in db[MARKERS].find({"kind": kind}))
+def marked(db: Database, kind: str, parent: str | None = None) -> list[str]:
+    """The markers of a kind (MARKED) in order, those within ``parent`` for the finer creation
+    buckets: a few hundred at most."""
+    query = {"kind": kind} if parent is None else {"kind": kind, "parent": parent}
+    return sorted(m["value"] for m in db[MARKERS].find(query))
 
 
 def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,

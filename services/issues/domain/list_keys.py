@@ -9,7 +9,6 @@ bucket by bucket in creation order.
 
 from __future__ import annotations
 
-import calendar
 from datetime import UTC, date, datetime, timedelta
 
 from services.issues.domain.model import CLOSED, Item
@@ -25,14 +24,6 @@ ANNOUNCED, CLOSED_KEY = "announced", "closed"
 def created_buckets(created_at: datetime) -> tuple[str, ...]:
     moment = created_at.astimezone(UTC)
     return tuple(moment.strftime(form) for form in _FORMATS)
-
-
-def finer(level: int, bucket: str) -> list[str]:
-    """The buckets of level ``level + 1`` within ``bucket`` of level ``level``, in order."""
-    if level == 0:
-        year, month = map(int, bucket.split("-"))
-        return [f"{bucket}-{day:02d}" for day in range(1, calendar.monthrange(year, month)[1] + 1)]
-    return [f"{bucket}{'T' if level == 1 else ':'}{n:02d}" for n in range(24 if level == 1 else 60)]
 
 
 def month(day: date) -> str:
