@@ -202,6 +202,10 @@ INDEXES: dict[str, list[tuple[str, int]]] = {
     "category": [("category", ASCENDING)],
     "updated": [("updated_at", DESCENDING)],
     "board": [("county", ASCENDING), ("public", ASCENDING)],
+    # First in an index of their own too, for their GIN twins: a place's list asks PostgreSQL
+    # for its county, township and village at once.
+    "township_page": [("township", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+    "village_page": [("village", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
     # The kept keys of the lists (domain/list_keys.py), each first in an index of its own: on
     # FerretDB that gives it a GIN twin (docs/local-stack.md), on MongoDB it serves the read of
     # a bucket in page order.
@@ -327,7 +331,7 @@ def _alternatives(f: ItemFilter, today: date, now: datetime, months: Callable[[s
         cities = {divisions.current().city_of(county) for county in f.counties}
         if len(cities) == 1:
             choices.append([{"city": cities.pop()}])
-    if f.q:
+    if f.q and len(f.q) > 1:
         choices.append([{"tokens": list_keys.search_token(f.q)}])
     current = list_keys.month(today)
     if f.overdue is True:
@@ -367,12 +371,21 @@ class _Walk:
     def query(self, equalities: dict) -> dict:
         return _combined([*({k: v} for k, v in equalities.items()), *self.conditions])
 
-    def fewer_than(self, probe: int, equalities: dict) -> bool:
-        plain = {k: v for k, v in self.query(equalities).items() if k != "$and"}
-        return len(list(self.items.find(plain, {"_id": 1}).limit(probe))) < probe
-
-    def read(self, equalities: dict) -> list[dict]:
-        return list(self.items.find(self.query(equalities), LIST_PROJECTION))
+    def read(self, equalities: dict, probe: int | None) -> list[dict] | None:
+        """The bucket's matching items, or None if its equalities select ``probe`` or more. A
+        filter of equalities only is read once, with the limit; another is read whole after a
+        probe of its equalities alone (its other conditions would let FerretDB decode more
+        than the limit before it had as many)."""
+        query = self.query(equalities)
+        if probe is None:
+            return list(self.items.find(query, LIST_PROJECTION))
+        if "$and" not in query:
+            found = list(self.items.find(query, LIST_PROJECTION).limit(probe))
+            return found if len(found) < probe else None
+        if len(list(self.items.find({k: v for k, v in query.items() if k != "$and"},
+                                    {"_id": 1}).limit(probe))) == probe:
+            return None
+        return list(self.items.find(query, LIST_PROJECTION))
 
     def segments(self, level: int, bucket: str | None, alternatives: list[dict],
                  known: list[dict]) -> Iterator[list[dict]]:
@@ -383,11 +396,11 @@ class _Walk:
         key = {list_keys.CREATED[level]: bucket} if level >= 0 else {}
         probe = max(PROBE // len(alternatives), MIN_PROBE)
         for alternative in alternatives:
-            equalities = {**alternative, **key}
-            if level == FINEST or self.fewer_than(probe, equalities):
-                rows += self.read(equalities)
-            else:
+            found = self.read({**alternative, **key}, None if level == FINEST else probe)
+            if found is None:
                 larger.append(alternative)
+            else:
+                rows += found
         if not larger:
             yield sorted(rows, key=_order)
             return

@@ -46,17 +46,13 @@ def due(deadline_month: str) -> str:
 
 
 def tokens(*texts: str) -> list[str]:
-    """Every character and every pair of neighbouring characters of the texts: a text search
-    (Chinese has no spaces between words) asks for one of them by equality."""
-    found: set[str] = set()
-    for text in texts:
-        found.update(text)
-        found.update(text[n:n + 2] for n in range(len(text) - 1))
-    return sorted(found)
+    """Every pair of neighbouring characters of the texts: a text search (Chinese has no spaces
+    between words) of two characters or more asks for one of them by equality."""
+    return sorted({text[n:n + 2] for text in texts for n in range(len(text) - 1)})
 
 
 def search_token(q: str) -> str:
-    """The token every text containing ``q`` has."""
+    """The token every text containing ``q`` (two characters or more) has."""
     return q[:2]
 
 
