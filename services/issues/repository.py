@@ -10,28 +10,37 @@ each item's current state for the lists, the reports and the overdue scan.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.issues.domain import figures
+from services.issues.domain import figures, list_keys
 from services.issues.domain.cities import city_rows
 from services.issues.domain.figures import Counted
 from services.issues.domain.model import CLOSED, Item
 from services.issues.domain.ranking import CountyFigures, Quarter, rank
-from shared import divisions, mongo
+from shared import clock, divisions, mongo
 from shared.changelog import INSERT_CHUNK, ChangeLog
 
 ITEMS, CHANGES = "items", "item_changes"
 IMPORTS = "imports"  # one record per import sent with an Idempotency-Key
+# A marker per creation bucket that holds items (list_keys.CREATED: month, day, hour, minute,
+# each naming the bucket it is in) and per month of a deadline, inserted before the first item
+# of it and never removed: the buckets a list walks through, and the months it asks for.
+MARKERS = "item_buckets"
+CREATION_MARKED = list_keys.CREATED
+MARKED = (*CREATION_MARKED, "deadline_month")
+CHANGEABLE = ("deadline_month",)  # what a change can make new: the creation time stays
+KEYS_FILLED = "list_keys_filled"  # in MARKERS: the items stored before the keys were given them
 APPLIED_EVENTS = "processed_events"  # the ids of the events applied to the item, carried along
 FINGERPRINT = "request_fingerprint"  # of the request that created the item (Idempotency-Key)
 
@@ -71,7 +80,16 @@ def to_document(item: Item, fingerprint: str | None = None) -> dict:
     doc["deadline"] = item.deadline.isoformat()  # ISO dates sort as strings
     if item.overdue_announced_for is not None:
         doc["overdue_announced_for"] = item.overdue_announced_for.isoformat()
+    doc.update(list_keys.list_keys(item))
     return doc
+
+
+def markers_of(docs: list[dict], kinds: tuple[str, ...] = MARKED) -> dict[str, dict]:
+    parents = dict(zip(CREATION_MARKED[1:], CREATION_MARKED, strict=False))
+    return {f"{kind}:{doc[kind]}": {"_id": f"{kind}:{doc[kind]}", "kind": kind,
+                                    "value": doc[kind],
+                                    "parent": doc[parents[kind]] if kind in parents else None}
+            for doc in docs for kind in kinds}
 
 
 def from_document(doc: dict) -> Item:
@@ -101,6 +119,8 @@ class MongoItemRepository:
         self.log = changelog(db)
         self.items: Collection = self.log.current
         self.imports: Collection = db[IMPORTS]
+        self.markers: Collection = db[MARKERS]
+        self.marked: set[str] = set()  # markers known to exist (never removed)
 
     def get(self, item_id: str) -> Item | None:
         doc = self.log.get(item_id)
@@ -122,28 +142,53 @@ class MongoItemRepository:
 
     def add(self, item: Item, events: list[dict], *, fingerprint: str | None = None) -> bool:
         """Record a new item with its events; False when the id is taken (a retry)."""
-        return self.log.record(to_document(item, fingerprint), events)
+        return self.log.record(self._marked(to_document(item, fingerprint)), events)
 
     def add_many(self, batch: list[tuple[Item, list[dict]]]) -> None:
         """Record many new items (an import); an id already there is from an earlier attempt of
         the same import (same key, same file), and is kept as it is."""
-        self.log.record_new((to_document(item), events) for item, events in batch)
+        docs = [to_document(item) for item, _ in batch]
+        self._mark(docs)
+        self.log.record_new(zip(docs, (events for _, events in batch), strict=True))
 
     def save(self, item: Item, events: list[dict]) -> bool:
-        return self.log.record(to_document(item), events)
+        return self.log.record(self._marked(to_document(item), CHANGEABLE), events)
 
     def current_of(self, item_ids: list[str]) -> dict[str, Item]:
         return {id_: from_document(doc) for id_, doc in self.log.current_of(item_ids).items()}
 
     def save_many(self, batch: list[tuple[Item, list[dict]]]) -> list[bool]:
-        return self.log.record_many([(to_document(item), events) for item, events in batch])
+        docs = [to_document(item) for item, _ in batch]
+        self._mark(docs, CHANGEABLE)
+        return self.log.record_many(list(zip(docs, (events for _, events in batch),
+                                             strict=True)))
+
+    def _mark(self, docs: list[dict], kinds: tuple[str, ...] = MARKED) -> None:
+        """The buckets and months of these items marked, before the items are written: a list
+        never misses an item for want of a marker."""
+        new = {id_: marker for id_, marker in markers_of(docs, kinds).items()
+               if id_ not in self.marked}
+        mongo.insert_new(self.markers, list(new.values()))
+        self.marked.update(new)
+
+    def _marked(self, doc: dict, kinds: tuple[str, ...] = MARKED) -> dict:
+        self._mark([doc], kinds)
+        return doc
 
     def overdue_candidates(self, today: date, limit: int) -> list[Item]:
-        """Items past their deadline, not closed, whose deadline was not yet announced."""
-        query = {"deadline": {"$lt": today.isoformat()}, "status": {"$ne": CLOSED},
-                 "overdue_announced_for": None}
-        cursor = self.items.find(query).sort("deadline", ASCENDING)
-        return [from_document(doc) for doc in cursor.limit(limit)]
+        """Items past their deadline, not closed, whose deadline was not yet announced, by
+        deadline: month by month by their overdue key (list_keys), which FerretDB hands its
+        storage, so a scan decodes the unannounced items due up to this month, not all."""
+        found: list[Item] = []
+        current = list_keys.month(today)
+        for month in marked(self.items.database, "deadline_month"):
+            if month > current or len(found) >= limit:
+                break
+            cursor = self.items.find({"overdue_key": list_keys.due(month),
+                                      "deadline": {"$lt": today.isoformat()}})
+            found += [from_document(doc) for doc in
+                      cursor.sort("deadline", ASCENDING).limit(limit - len(found))]
+        return found
 
 
 INDEXES: dict[str, list[tuple[str, int]]] = {
@@ -158,6 +203,15 @@ INDEXES: dict[str, list[tuple[str, int]]] = {
     "category": [("category", ASCENDING)],
     "updated": [("updated_at", DESCENDING)],
     "board": [("county", ASCENDING), ("public", ASCENDING)],
+    # First in an index of their own too, for their GIN twins: a place's list asks PostgreSQL
+    # for its county, township and village at once.
+    "township_page": [("township", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+    "village_page": [("village", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+    # The kept keys of the lists (domain/list_keys.py), each first in an index of its own: on
+    # FerretDB that gives it a GIN twin (docs/local-stack.md), on MongoDB it serves the read of
+    # a bucket in page order.
+    **{f"{key}_page": [(key, ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+       for key in list_keys.KEYS},
 }
 
 
@@ -168,14 +222,38 @@ def ensure_indexes(db: Database) -> None:
     # several indexes that all exist already (every start after the first).
     for name, keys in INDEXES.items():
         items.create_index(keys, name=name)
+    db[MARKERS].create_index([("kind", ASCENDING)], name="kind")
+    db[MARKERS].create_index([("parent", ASCENDING)], name="parent")
     changelog(db).ensure_indexes()
+    if db[MARKERS].find_one({"_id": KEYS_FILLED}) is None:
+        fill_list_keys(db)
     ensure_figure_indexes(db)
+
+def fill_list_keys(db: Database) -> int:
+    """Give every item the list keys its state makes (domain/list_keys.py) where it lacks them
+    or they differ, and mark their months; answer how many items changed. For the items stored
+    before the keys were kept: once by the first start after (ensure_indexes), again whenever
+    ``python -m services.issues.backfill`` is run. Each write is guarded by the version read,
+    so a change recorded meanwhile (which has its keys) is not written over."""
+    items = db[ITEMS]
+    updates, markers = [], {}
+    for doc in items.find({}, {"outbox": 0}):
+        keys = list_keys.list_keys(from_document(doc))
+        markers.update(markers_of([keys]))
+        if any(doc.get(name) != value for name, value in keys.items()):
+            updates.append(UpdateOne({"_id": doc["_id"], "version": doc["version"]},
+                                     {"$set": keys}))
+    mongo.insert_new(db[MARKERS], list(markers.values()))
+    for start in range(0, len(updates), INSERT_CHUNK):
+        items.bulk_write(updates[start:start + INSERT_CHUNK], ordered=False)
+    mongo.insert_new(db[MARKERS], [{"_id": KEYS_FILLED, "kind": "done"}])
+    return len(updates)
 
 # --- Reads: the lists and the board from the items, the reports from the kept figures. --------
 
 # What a list row never carries: the history (GET /v1/items/{id} has it) and the plumbing.
-LIST_PROJECTION = {"history": 0, "outbox": 0, "processed_events": 0, "request_fingerprint": 0}
-PAGE_ORDER = [("created_at", 1), ("_id", 1)]
+LIST_PROJECTION = {"history": 0, "outbox": 0, "processed_events": 0, "request_fingerprint": 0,
+                   "tokens": 0}
 BOARD_LIMIT = 5000
 
 
@@ -238,6 +316,113 @@ def _combined(conditions: list[dict]) -> dict:
     return query
 
 
+# A bucket with this many items of a list's equalities is read by its finer ones; with several
+# sets of equalities (alternatives), each gets its share, and at least MIN_PROBE.
+PROBE, MIN_PROBE = 100, 10
+FINEST = len(list_keys.CREATED) - 1
+
+
+def _alternatives(f: ItemFilter, today: date, now: datetime, months: Callable[[str], list[str]]
+                  ) -> list[dict]:
+    """Sets of equalities on the kept keys (domain/list_keys.py), one of which every item the
+    filter selects has: the filter's ranges and text asked for by equality. The filter's own
+    conditions still decide; these only select what FerretDB decodes for them."""
+    choices: list[list[dict]] = [[{}]]
+    if f.counties is not None:
+        cities = {divisions.current().city_of(county) for county in f.counties}
+        if len(cities) == 1:
+            choices.append([{"city": cities.pop()}])
+    if f.q and len(f.q) > 1:
+        choices.append([{"tokens": list_keys.search_token(f.q)}])
+    current = list_keys.month(today)
+    if f.overdue is True:
+        choices.append([{"overdue_key": list_keys.ANNOUNCED}] + [
+            {"overdue_key": list_keys.due(m)} for m in months("deadline_month") if m <= current])
+    elif f.overdue is False:
+        choices.append([{"overdue_key": list_keys.CLOSED_KEY}] + [
+            {"overdue_key": list_keys.due(m)} for m in months("deadline_month") if m >= current])
+    if f.deadline_before is not None:
+        last = list_keys.month(f.deadline_before)
+        choices.append([{"deadline_month": m} for m in months("deadline_month") if m <= last])
+    if f.updated_since is not None:
+        choices.append(list_keys.updated_since(f.updated_since, now))
+    return [{k: v for part in parts for k, v in part.items()}
+            for parts in itertools.product(*choices)]
+
+
+def _order(doc: dict) -> tuple:
+    return doc["created_at"], doc["_id"]
+
+
+class _Walk:
+    """A list's reads, creation bucket by creation bucket (list_keys.CREATED). A bucket is
+    first asked, by each alternative's equalities alone, for its share of PROBE items: fewer,
+    and the filter is asked of it whole; as many, and it is read by its finer buckets; the
+    finest are asked whole at once.
+    On FerretDB, which decodes what the equalities select and stops at a find's limit, a read
+    decodes at most PROBE items (or a minute's, see list_keys), never the collection; on
+    MongoDB the compound indexes starting with the same equalities serve each read. A next
+    page starts in the buckets of the cursor (``start``): those before hold nothing after it."""
+
+    def __init__(self, items: Collection, conditions: list[dict], start: tuple | None):
+        self.items = items
+        self.conditions = conditions
+        self.start = start
+
+    def query(self, equalities: dict) -> dict:
+        return _combined([*({k: v} for k, v in equalities.items()), *self.conditions])
+
+    def read(self, equalities: dict, probe: int | None) -> list[dict] | None:
+        """The bucket's matching items, or None if its equalities select ``probe`` or more. A
+        filter of equalities only is read once, with the limit; another is read whole after a
+        probe of its equalities alone (its other conditions would let FerretDB decode more
+        than the limit before it had as many)."""
+        query = self.query(equalities)
+        if probe is None:
+            return list(self.items.find(query, LIST_PROJECTION))
+        if "$and" not in query:
+            found = list(self.items.find(query, LIST_PROJECTION).limit(probe))
+            return found if len(found) < probe else None
+        if len(list(self.items.find({k: v for k, v in query.items() if k != "$and"},
+                                    {"_id": 1}).limit(probe))) == probe:
+            return None
+        return list(self.items.find(query, LIST_PROJECTION))
+
+    def segments(self, level: int, bucket: str | None, alternatives: list[dict],
+                 known: list[dict]) -> Iterator[list[dict]]:
+        """The matching items of ``bucket`` (level -1: all of them) in order, in pieces each
+        complete and after the one before; ``known`` holds those of the alternatives that were
+        read in full one level up."""
+        rows, larger = list(known), []
+        key = {list_keys.CREATED[level]: bucket} if level >= 0 else {}
+        probe = max(PROBE // len(alternatives), MIN_PROBE)
+        for alternative in alternatives:
+            found = self.read({**alternative, **key}, None if level == FINEST else probe)
+            if found is None:
+                larger.append(alternative)
+            else:
+                rows += found
+        if not larger:
+            yield sorted(rows, key=_order)
+            return
+        for child in self.children(level, bucket):
+            if self.start is None or child >= self.start[level + 1]:
+                yield from self.segments(level + 1, child, larger, [
+                    row for row in rows
+                    if list_keys.created_buckets(row["created_at"])[level + 1] == child])
+
+    def children(self, level: int, bucket: str | None) -> list[str]:
+        """The buckets within ``bucket`` that hold items, by their markers."""
+        return marked(self.items.database, list_keys.CREATED[level + 1], bucket)
+
+
+def marked(db: Database, kind: str, parent: str | None = None) -> list[str]:
+    """The markers of a kind (MARKED) in order, those within ``parent`` for the finer creation
+    buckets: a few hundred at most."""
+    query = {"kind": kind} if parent is None else {"kind": kind, "parent": parent}
+    return sorted(m["value"] for m in db[MARKERS].find(query))
+
+
 def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
                after: tuple[datetime, str] | None = None) -> tuple[list[Item], tuple | None]:
     """One page in (created_at, id) order, and the position after it if there may be more.
@@ -250,8 +435,15 @@ def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
         created, item_id = after
         conditions.append({"$or": [{"created_at": {"$gt": created}},
                                    {"created_at": created, "_id": {"$gt": item_id}}]})
-    docs = list(db[ITEMS].find(_combined(conditions), LIST_PROJECTION)
-                .sort(PAGE_ORDER).limit(limit + 1))
+    alternatives = _alternatives(f, today, clock.now(), lambda kind: marked(db, kind))
+    walk = _Walk(db[ITEMS], conditions,
+                 list_keys.created_buckets(after[0]) if after is not None else None)
+    docs: list[dict] = []
+    if alternatives:
+        for segment in walk.segments(-1, None, alternatives, []):
+            docs += segment
+            if len(docs) > limit:
+                break
     items = [from_document(doc) for doc in docs[:limit]]
     more = len(docs) > limit
     return items, ((items[-1].created_at, items[-1].id) if more else None)
