@@ -84,6 +84,7 @@ def ensure_indexes(db: Database) -> None:
     db.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING),
                                 ("due_bucket", ASCENDING), ("seq_page", ASCENDING)])
     db.due_buckets.create_index("subscription_id")
+    db.due_buckets.create_index("bucket")
     _bucket_unbucketed(db)
 
 
@@ -151,10 +152,6 @@ class Subscriptions:
         if not self.log.record(_doc(subscription, version=subscription.version + 1), []):
             raise StaleSubscription(subscription.id)
         subscription.version += 1
-
-    def ids(self) -> list[str]:
-        """Every subscription's id, in order."""
-        return sorted(d["_id"] for d in self.collection.find({}, {"_id": 1}))
 
     def active(self) -> list[Subscription]:
         """Every active subscription: one read for a whole batch of events to match."""
@@ -297,6 +294,22 @@ class Deliveries:
         attempts in flight), so one query for every subscription."""
         return [_delivery(d) for d in self.collection.find(
             {"status": IN_FLIGHT, "lease_until": {"$lt": now}})]
+
+    def marked(self, now: datetime, *, since: int | None) -> tuple[set[str], int]:
+        """The subscriptions with a marker of a bucket up to ``now``, and the bucket of ``now``
+        (to pass as ``since`` next time). With ``since`` None, from every marker; else only from
+        the buckets a writer may have marked since the bucket ``since`` was current (a marker
+        goes in the bucket of its writer's own time at the earliest, see ``_mark_due``), each
+        read by equality: what a marker of an earlier bucket was read for already."""
+        current = bucket_of(now)
+        if since is None:
+            found = self.markers.find({"bucket": {"$lte": current}}, {"subscription_id": 1})
+            return {m["subscription_id"] for m in found}, current
+        marked: set[str] = set()
+        for bucket in range(min(since, current) - SETTLED_BUCKETS, current + 1):
+            marked |= {m["subscription_id"] for m in self.markers.find(
+                {"bucket": bucket}, {"subscription_id": 1})}
+        return marked, current
 
     def due_of(self, subscription_id: str, now: datetime, *, limit: int) -> list[Delivery]:
         """The subscription's pending deliveries due by ``now``, earliest first: read a bucket's

@@ -43,9 +43,6 @@ class FakeSubscriptions:
         subscription.version += 1
         self.rows[subscription.id] = copy.deepcopy(subscription)
 
-    def ids(self) -> list[str]:
-        return sorted(self.rows)
-
     def active(self) -> list[Subscription]:
         return [copy.deepcopy(s) for s in self.rows.values() if s.status == ACTIVE]
 
@@ -118,6 +115,10 @@ class FakeDeliveries:
     def expired_leases(self, now):
         return [copy.deepcopy(d) for d, lease in self.rows.values()
                 if d.status == IN_FLIGHT and lease.get("until") < now]
+
+    def marked(self, now, *, since):
+        # Every subscription with a delivery pending: more than the buckets would mark, never less.
+        return {d.subscription_id for d, _ in self.rows.values() if d.status == PENDING}, 0
 
     def due_of(self, subscription_id, now, *, limit):
         rows = [d for d, _ in self.rows.values() if d.subscription_id == subscription_id
