@@ -65,35 +65,41 @@ def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, ho
     due = due or DueSubscriptions()
     slots = limit + sum(busy.values())
     queues: list[list[Delivery]] = []
-    expired = stores.deliveries.expired_leases(now)
+    expired: dict[str, list[Delivery]] = {}
+    for delivery in stores.deliveries.expired_leases(now):
+        expired.setdefault(delivery.subscription_id, []).append(delivery)
     # Active or not: a stopped one's deliveries are claimed to be cancelled.
     looked_at, through = due.look(stores, now)
     carried: set[str] = set()
-    for sub_id in sorted(looked_at | {d.subscription_id for d in expired}):
+    rooms: dict[str, int] = {}
+    for sub_id in sorted(looked_at | set(expired)):
         circuit = circuits.get(sub_id)
         room = per_subscription - busy.get(sub_id, 0)
         if room <= 0 or (circuit is not None and not circuit.allows()):
             carried.add(sub_id)
-            continue
-        found = sorted([d for d in expired if d.subscription_id == sub_id]
-                       + stores.deliveries.due_of(sub_id, now, limit=room * 4),
-                       key=lambda d: (d.next_attempt_at, d.seq))
-        if not found:
-            continue
-        carried.add(sub_id)
-        heads = stores.deliveries.heads_of(sub_id, {d.subject for d in found})
-        ready, waiting = [], []
-        for delivery in found:
-            head = heads[delivery.subject]
+        else:
+            rooms[sub_id] = room
+    found = {sub_id: sorted(expired.get(sub_id, []) + due_now,
+                            key=lambda d: (d.next_attempt_at, d.seq))
+             for sub_id, due_now in stores.deliveries.due_of_each(rooms, now).items()
+             if due_now or sub_id in expired}
+    carried |= set(found)
+    due.passed(carried, through)
+    heads = stores.deliveries.heads_of(
+        {sub_id: {d.subject for d in deliveries} for sub_id, deliveries in found.items()})
+    waiting = []
+    for sub_id, deliveries in found.items():
+        ready = []
+        for delivery in deliveries:
+            head = heads[sub_id][delivery.subject]
             if head.seq < delivery.seq:
                 # Wait behind the earlier event of the same subject; look again when it may be done.
                 waiting.append((delivery, max(head.next_attempt_at, now) + timedelta(seconds=1)))
             else:
                 ready.append(delivery)
-        stores.deliveries.defer_many(waiting)
         if ready:
-            queues.append(ready[:room])
-    due.passed(carried, through)
+            queues.append(ready[:rooms[sub_id]])
+    stores.deliveries.defer_many(waiting)
     if not queues:
         return []
     share = max(1, slots // len(queues))

@@ -332,18 +332,25 @@ class Deliveries:
             due += [d for d in docs if d.next_attempt_at <= now]
         return sorted(due, key=lambda d: (d.next_attempt_at, d.seq))[:limit]
 
-    def heads_of(self, subscription_id: str, subjects: Iterable[str]) -> dict[str, Delivery]:
-        """For each of ``subjects``: the subscription's earliest unfinished delivery of it."""
-        heads: dict[str, Delivery] = {}
-        for subject in sorted(subjects):
-            # One query a subject, all equalities (an `$in` would be filtered after FerretDB
-            # decoded every delivery of the subscription): a subject's own deliveries only.
-            for doc in self.collection.find({"subscription_id": subscription_id,
-                                             "subject": subject}):
-                delivery = _delivery(doc)
-                if delivery.status in UNFINISHED and (
-                        subject not in heads or delivery.seq < heads[subject].seq):
-                    heads[subject] = delivery
+    def due_of_each(self, limits: dict[str, int], now: datetime) -> dict[str, list[Delivery]]:
+        """``due_of`` for each subscription, up to its limit; several subscriptions at once."""
+        subscriptions = sorted(limits)
+        return dict(zip(subscriptions, mongo.concurrently(
+            lambda sub: self.due_of(sub, now, limit=limits[sub]), subscriptions), strict=True))
+
+    def heads_of(self, subjects: dict[str, set[str]]) -> dict[str, dict[str, Delivery]]:
+        """For each subscription and each of its ``subjects``: the subscription's earliest
+        unfinished delivery of it."""
+        pairs = [(sub, subject) for sub in sorted(subjects) for subject in sorted(subjects[sub])]
+        # One query a subject, all equalities (an `$in` would be filtered after FerretDB decoded
+        # every delivery of the subscription): a subject's own deliveries only, several at once.
+        found = mongo.concurrently(lambda pair: list(self.collection.find(
+            {"subscription_id": pair[0], "subject": pair[1]})), pairs)
+        heads: dict[str, dict[str, Delivery]] = {sub: {} for sub in subjects}
+        for (sub, subject), docs in zip(pairs, found, strict=True):
+            unfinished = [d for d in map(_delivery, docs) if d.status in UNFINISHED]
+            if unfinished:
+                heads[sub][subject] = min(unfinished, key=lambda d: d.seq)
         return heads
 
     def defer_many(self, waits: list[tuple[Delivery, datetime]]) -> None:

@@ -108,7 +108,7 @@ def test_a_pass_decodes_only_what_is_due(watched):
     # What a pass reads of one subscription: its due deliveries, their subjects' heads.
     at = now + timedelta(seconds=1)
     due = seen.deliveries.due_of("sub-1", at, limit=16)
-    heads = seen.deliveries.heads_of("sub-1", {d.subject for d in due})
+    heads = seen.deliveries.heads_of({"sub-1": {d.subject for d in due}})["sub-1"]
 
     assert [d.seq for d in due] == list(range(WAITING, WAITING + DUE))
     assert {s: h.seq for s, h in heads.items()} == {d.subject: d.seq for d in due}
