@@ -300,16 +300,16 @@ class Deliveries:
         (to pass as ``since`` next time). With ``since`` None, from every marker; else only from
         the buckets a writer may have marked since the bucket ``since`` was current (a marker
         goes in the bucket of its writer's own time at the earliest, see ``_mark_due``), each
-        read by equality: what a marker of an earlier bucket was read for already."""
+        read by equality, several at once: what a marker of an earlier bucket was read for
+        already."""
         current = bucket_of(now)
         if since is None:
             found = self.markers.find({"bucket": {"$lte": current}}, {"subscription_id": 1})
             return {m["subscription_id"] for m in found}, current
-        marked: set[str] = set()
-        for bucket in range(min(since, current) - SETTLED_BUCKETS, current + 1):
-            marked |= {m["subscription_id"] for m in self.markers.find(
-                {"bucket": bucket}, {"subscription_id": 1})}
-        return marked, current
+        found = mongo.concurrently(
+            lambda bucket: list(self.markers.find({"bucket": bucket}, {"subscription_id": 1})),
+            range(min(since, current) - SETTLED_BUCKETS, current + 1))
+        return {m["subscription_id"] for markers in found for m in markers}, current
 
     def due_of(self, subscription_id: str, now: datetime, *, limit: int) -> list[Delivery]:
         """The subscription's pending deliveries due by ``now``, earliest first: read a bucket's
