@@ -102,7 +102,8 @@ def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, ho
     stores.deliveries.defer_many(waiting)
     if not queues:
         return []
-    share = max(1, slots // len(queues))
+    # Rounded up: the slots left by a whole division go round too, the first in turn first.
+    share = -(-slots // len(queues))
     start = turn % len(queues)
     queues = queues[start:] + queues[:start]
     picked: list[Delivery] = []
