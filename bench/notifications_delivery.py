@@ -131,8 +131,10 @@ def fairness(settings: Settings, *, rate: float, seconds: float, dead: int, dead
     for id_ in dead_ids:
         _subscribe(stores, id_, refused, "330603")
     due = db.deliveries.count_documents({"status": "pending"})
+    # The group of this run's own topic prefix: a group shared with another run on the broker
+    # rebalances at every join of the other's consumers and holds this one's events up.
     runner = ConsumerRunner(SERVICE, settings, handlers_for(settings),
-                            topics=tuple(settings.topic(t) for t in TOPICS), group_id="bench")
+                            topics=tuple(settings.topic(t) for t in TOPICS))
     stop = threading.Event()
     dispatcher = Dispatcher(settings, concurrency=concurrency, per_subscription=per_subscription)
     threads = [threading.Thread(target=runner.run, daemon=True),
@@ -167,9 +169,16 @@ def fairness(settings: Settings, *, rate: float, seconds: float, dead: int, dead
                   for at, body in receiver.arrivals)
     p50, p99 = _percentiles(lags)
     dead_attempts = db.attempts.count_documents({"subscription_id": {"$in": dead_ids}})
+    # Where the delay went: event time → stored as due (Kafka and the consumer), and stored as
+    # due → answered (the dispatcher: its passes, the claim, the POST).
+    stages = [(d["event_time"], d["next_attempt_at"], d["delivered_at"])
+              for d in db.deliveries.find({"subscription_id": "healthy", "status": "delivered"})]
+    stored = _percentiles(sorted((due - at).total_seconds() for at, due, _ in stages))
+    sent = _percentiles(sorted((done - due).total_seconds() for _, due, done in stages))
     return {"dead_subscriptions": dead, "due_at_start": due, "circuits_open_after_s": warm_up,
             "events": events,
             "delivered": len(receiver.arrivals), "lag_p50_ms": p50, "lag_p99_ms": p99,
+            "stored_p50_p99_ms": stored, "sent_p50_p99_ms": sent,
             "attempts_to_dead": dead_attempts,
             "dead_failed": db.deliveries.count_documents({"status": "failed"})}
 
@@ -185,7 +194,7 @@ def run(settings: Settings, events: int, subscriptions: int, concurrency: int) -
             id=f"bench-{n}", caller=CITY, url=receiver.url, event_types=["*"], counties=["*"],
             known_types=[], known_counties=[], now=datetime.now(UTC)))
     runner = ConsumerRunner(SERVICE, settings, handlers_for(settings),
-                            topics=tuple(settings.topic(t) for t in TOPICS), group_id="bench")
+                            topics=tuple(settings.topic(t) for t in TOPICS))
     stop = threading.Event()
     dispatcher = Dispatcher(settings, concurrency=concurrency, per_subscription=concurrency,
                             idle_seconds=0.02)

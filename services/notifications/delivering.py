@@ -22,47 +22,88 @@ Send = Callable[[str, dict[str, str], bytes, Sequence[str]], Answer]
 Clock = Callable[[], datetime]
 
 
+class DueSubscriptions:
+    """Which subscriptions a dispatcher's passes look at: those with due work, not every one
+    ever created.
+
+    A pass looks at the subscriptions marked (``Deliveries.marked``) in the buckets a writer may
+    have marked since the last pass, those the last pass left with due work or skipped (busy,
+    or their circuit open), and those with a lease run out. Any delivery falls due in the bucket
+    it is marked in, so a subscription dropped because nothing of it was due is marked again in
+    a bucket read before its next delivery falls due. Kept in memory: a dispatcher's first pass
+    reads every marker; a pass that failed changes nothing, so the next reads the same buckets
+    and more."""
+
+    def __init__(self) -> None:
+        self._carried: set[str] = set()
+        self._since: int | None = None
+
+    def look(self, stores: Stores, now: datetime) -> tuple[set[str], int]:
+        """The subscriptions to look at now, and the bucket read through, for ``passed``."""
+        marked, through = stores.deliveries.marked(now, since=self._since)
+        return marked | self._carried, through
+
+    def passed(self, carried: set[str], through: int) -> None:
+        """A pass is done: look again at ``carried``, and at what was marked after ``through``."""
+        self._carried, self._since = carried, through
+
+
 def claim_due(stores: Stores, *, now: datetime, limit: int, lease: timedelta, holder: str,
               busy: dict[str, int], per_subscription: int,
-              circuits: Mapping[str, Circuit] | None = None, turn: int = 0) -> list[Delivery]:
+              circuits: Mapping[str, Circuit] | None = None, turn: int = 0,
+              due: DueSubscriptions | None = None) -> list[Delivery]:
     """Claim up to ``limit`` due deliveries, fairly, in a few writes for all of them.
 
-    Round robin over the subscriptions with due work, starting at ``turn``: one delivery of each
-    in turn, so no backlog takes the slots of another subscription. No subscription gets more
+    Round robin over the subscriptions with due work (``due`` keeps which between passes; a
+    new one reads every marker), starting at ``turn``: one delivery of each in turn, so no
+    backlog takes the slots of another subscription. No subscription gets more
     than ``per_subscription`` in flight (``busy`` counts this worker's), nor more than its share
     of all the slots while others have due work; one whose circuit is open gets nothing, and
     its backlog is not read. A subject's deliveries to a subscription go one at a time, in the order
     received."""
     circuits = circuits or {}
+    due = due or DueSubscriptions()
     slots = limit + sum(busy.values())
     queues: list[list[Delivery]] = []
-    # Every subscription, not only the active: a stopped one's deliveries are claimed to be
-    # cancelled.
-    subscription_ids = stores.subscriptions.ids()
-    expired = stores.deliveries.expired_leases(now)
-    for sub_id in subscription_ids:
+    expired: dict[str, list[Delivery]] = {}
+    for delivery in stores.deliveries.expired_leases(now):
+        expired.setdefault(delivery.subscription_id, []).append(delivery)
+    # Active or not: a stopped one's deliveries are claimed to be cancelled.
+    looked_at, through = due.look(stores, now)
+    carried: set[str] = set()
+    rooms: dict[str, int] = {}
+    for sub_id in sorted(looked_at | set(expired)):
         circuit = circuits.get(sub_id)
         room = per_subscription - busy.get(sub_id, 0)
         if room <= 0 or (circuit is not None and not circuit.allows()):
-            continue
-        due = sorted([d for d in expired if d.subscription_id == sub_id]
-                     + stores.deliveries.due_of(sub_id, now, limit=room * 4),
-                     key=lambda d: (d.next_attempt_at, d.seq))
-        heads = stores.deliveries.heads_of(sub_id, {d.subject for d in due})
-        ready, waiting = [], []
-        for delivery in due:
-            head = heads[delivery.subject]
+            carried.add(sub_id)
+        else:
+            rooms[sub_id] = room
+    found = {sub_id: sorted(expired.get(sub_id, []) + due_now,
+                            key=lambda d: (d.next_attempt_at, d.seq))
+             for sub_id, due_now in stores.deliveries.due_of_each(rooms, now).items()
+             if due_now or sub_id in expired}
+    carried |= set(found)
+    due.passed(carried, through)
+    heads = stores.deliveries.heads_of(
+        {sub_id: {d.subject for d in deliveries} for sub_id, deliveries in found.items()})
+    waiting = []
+    for sub_id, deliveries in found.items():
+        ready = []
+        for delivery in deliveries:
+            head = heads[sub_id][delivery.subject]
             if head.seq < delivery.seq:
                 # Wait behind the earlier event of the same subject; look again when it may be done.
                 waiting.append((delivery, max(head.next_attempt_at, now) + timedelta(seconds=1)))
             else:
                 ready.append(delivery)
-        stores.deliveries.defer_many(waiting)
         if ready:
-            queues.append(ready[:room])
+            queues.append(ready[:rooms[sub_id]])
+    stores.deliveries.defer_many(waiting)
     if not queues:
         return []
-    share = max(1, slots // len(queues))
+    # Rounded up: the slots left by a whole division go round too, the first in turn first.
+    share = -(-slots // len(queues))
     start = turn % len(queues)
     queues = queues[start:] + queues[:start]
     picked: list[Delivery] = []

@@ -71,6 +71,7 @@ class Dispatcher:
         self._busy: dict[str, int] = {}
         # Per dispatcher: each learns for itself which endpoints are down.
         self.circuits: dict[str, Circuit] = {}
+        self.due = delivering.DueSubscriptions()
         self._done: list[tuple[Delivery, delivering.Outcome | None]] = []
         self._ended = threading.Event()
         self._turn = 0
@@ -141,7 +142,7 @@ class Dispatcher:
         claimed = delivering.claim_due(self.stores, now=now, limit=free, lease=self.lease,
                                      holder=self.holder, busy=busy,
                                      per_subscription=self.per_subscription,
-                                     circuits=self.circuits, turn=self._turn)
+                                     circuits=self.circuits, turn=self._turn, due=self.due)
         with self._lock:
             for delivery in claimed:
                 self._busy[delivery.subscription_id] = (

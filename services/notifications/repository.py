@@ -83,6 +83,7 @@ def ensure_indexes(db: Database) -> None:
     db.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING),
                                 ("due_bucket", ASCENDING), ("seq_page", ASCENDING)])
     db.due_buckets.create_index("subscription_id")
+    db.due_buckets.create_index("bucket")
     _bucket_unbucketed(db)
 
 
@@ -150,10 +151,6 @@ class Subscriptions:
         if not self.log.record(_doc(subscription, version=subscription.version + 1), []):
             raise StaleSubscription(subscription.id)
         subscription.version += 1
-
-    def ids(self) -> list[str]:
-        """Every subscription's id, in order."""
-        return sorted(d["_id"] for d in self.collection.find({}, {"_id": 1}))
 
     def active(self) -> list[Subscription]:
         """Every active subscription: one read for a whole batch of events to match."""
@@ -306,6 +303,22 @@ class Deliveries:
         return [_delivery(d) for d in self.collection.find(
             {"status": IN_FLIGHT, "lease_until": {"$lt": now}})]
 
+    def marked(self, now: datetime, *, since: int | None) -> tuple[set[str], int]:
+        """The subscriptions with a marker of a bucket up to ``now``, and the bucket of ``now``
+        (to pass as ``since`` next time). With ``since`` None, from every marker; else only from
+        the buckets a writer may have marked since the bucket ``since`` was current (a marker
+        goes in the bucket of its writer's own time at the earliest, see ``_mark_due``), each
+        read by equality, several at once: what a marker of an earlier bucket was read for
+        already."""
+        current = bucket_of(now)
+        if since is None:
+            found = self.markers.find({"bucket": {"$lte": current}}, {"subscription_id": 1})
+            return {m["subscription_id"] for m in found}, current
+        found = mongo.concurrently(
+            lambda bucket: list(self.markers.find({"bucket": bucket}, {"subscription_id": 1})),
+            range(min(since, current) - SETTLED_BUCKETS, current + 1))
+        return {m["subscription_id"] for markers in found for m in markers}, current
+
     def due_of(self, subscription_id: str, now: datetime, *, limit: int) -> list[Delivery]:
         """The subscription's pending deliveries due by ``now``, earliest first: read a bucket's
         page at a time from the earliest, until ``limit`` are found (so at most ``limit`` and
@@ -327,18 +340,25 @@ class Deliveries:
             due += [d for d in docs if d.next_attempt_at <= now]
         return sorted(due, key=lambda d: (d.next_attempt_at, d.seq))[:limit]
 
-    def heads_of(self, subscription_id: str, subjects: Iterable[str]) -> dict[str, Delivery]:
-        """For each of ``subjects``: the subscription's earliest unfinished delivery of it."""
-        heads: dict[str, Delivery] = {}
-        for subject in sorted(subjects):
-            # One query a subject, all equalities (an `$in` would be filtered after FerretDB
-            # decoded every delivery of the subscription): a subject's own deliveries only.
-            for doc in self.collection.find({"subscription_id": subscription_id,
-                                             "subject": subject}):
-                delivery = _delivery(doc)
-                if delivery.status in UNFINISHED and (
-                        subject not in heads or delivery.seq < heads[subject].seq):
-                    heads[subject] = delivery
+    def due_of_each(self, limits: dict[str, int], now: datetime) -> dict[str, list[Delivery]]:
+        """``due_of`` for each subscription, up to its limit; several subscriptions at once."""
+        subscriptions = sorted(limits)
+        return dict(zip(subscriptions, mongo.concurrently(
+            lambda sub: self.due_of(sub, now, limit=limits[sub]), subscriptions), strict=True))
+
+    def heads_of(self, subjects: dict[str, set[str]]) -> dict[str, dict[str, Delivery]]:
+        """For each subscription and each of its ``subjects``: the subscription's earliest
+        unfinished delivery of it."""
+        pairs = [(sub, subject) for sub in sorted(subjects) for subject in sorted(subjects[sub])]
+        # One query a subject, all equalities (an `$in` would be filtered after FerretDB decoded
+        # every delivery of the subscription): a subject's own deliveries only, several at once.
+        found = mongo.concurrently(lambda pair: list(self.collection.find(
+            {"subscription_id": pair[0], "subject": pair[1]})), pairs)
+        heads: dict[str, dict[str, Delivery]] = {sub: {} for sub in subjects}
+        for (sub, subject), docs in zip(pairs, found, strict=True):
+            unfinished = [d for d in map(_delivery, docs) if d.status in UNFINISHED]
+            if unfinished:
+                heads[sub][subject] = min(unfinished, key=lambda d: d.seq)
         return heads
 
     def defer_many(self, waits: list[tuple[Delivery, datetime]]) -> None:

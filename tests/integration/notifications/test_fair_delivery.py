@@ -91,17 +91,20 @@ def test_dead_endpoints_with_many_due_retries_do_not_hold_up_a_healthy_subscript
 
     dispatcher = Dispatcher(fair_settings, concurrency=CONCURRENCY, per_subscription=4)
     passes = [one_pass(dispatcher)]
-    # Round robin, a share of the slots each: every subscription with due work gets one.
+    # Round robin, a share of the slots each (16 for 11: two at most): every subscription with
+    # due work gets one, and no slot is left unused.
     first = Counter(d.subscription_id for d in passes[0])
-    assert first == Counter({id_: 1 for id_ in [*dead, "healthy"]})
+    assert set(first) == {*dead, "healthy"}
+    assert sum(first.values()) == CONCURRENCY and max(first.values()) == 2
     while len(set(receiver.ids())) < HEALTHY_EVENTS and len(passes) < 20:
         passes.append(one_pass(dispatcher))
     dispatcher.finish()
     assert len(set(receiver.ids())) == HEALTHY_EVENTS
-    # Each dead endpoint was tried until its circuit opened, no more: the rest of its
-    # deliveries wait untouched, none given up.
+    # Each dead endpoint was tried until its circuit opened, and the attempts already on their
+    # way then (two at most at once here), no more: the rest of its deliveries wait untouched,
+    # none given up.
     tries = Counter(d.subscription_id for claimed in passes for d in claimed)
-    assert all(tries[id_] <= REFUSALS_TO_OPEN for id_ in dead), tries
+    assert all(tries[id_] <= REFUSALS_TO_OPEN + 2 for id_ in dead), tries
     assert all(dispatcher.circuits[id_].is_open for id_ in dead)
     assert len(passes) <= REFUSALS_TO_OPEN + HEALTHY_EVENTS
     dead_states = Counter(d["status"] for d in stores.deliveries.collection.find(

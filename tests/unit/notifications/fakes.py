@@ -42,9 +42,6 @@ class FakeSubscriptions:
         subscription.version += 1
         self.rows[subscription.id] = copy.deepcopy(subscription)
 
-    def ids(self) -> list[str]:
-        return sorted(self.rows)
-
     def active(self) -> list[Subscription]:
         return [copy.deepcopy(s) for s in self.rows.values() if s.status == ACTIVE]
 
@@ -119,19 +116,27 @@ class FakeDeliveries:
         return [copy.deepcopy(d) for d, lease in self.rows.values()
                 if d.status == IN_FLIGHT and lease.get("until") < now]
 
+    def marked(self, now, *, since):
+        # Every subscription with a delivery pending: more than the buckets would mark, never less.
+        return {d.subscription_id for d, _ in self.rows.values() if d.status == PENDING}, 0
+
     def due_of(self, subscription_id, now, *, limit):
         rows = [d for d, _ in self.rows.values() if d.subscription_id == subscription_id
                 and d.status == PENDING and d.next_attempt_at <= now]
         return [copy.deepcopy(d) for d in
                 sorted(rows, key=lambda d: (d.next_attempt_at, d.seq))[:limit]]
 
-    def heads_of(self, subscription_id, subjects):
-        heads = {}
+    def due_of_each(self, limits, now):
+        return {sub: self.due_of(sub, now, limit=limit) for sub, limit in limits.items()}
+
+    def heads_of(self, subjects):
+        heads = {sub: {} for sub in subjects}
         for d, _ in self.rows.values():
-            if (d.subscription_id == subscription_id and d.subject in subjects
+            of = heads.get(d.subscription_id)
+            if (of is not None and d.subject in subjects[d.subscription_id]
                     and d.status in UNFINISHED
-                    and (d.subject not in heads or d.seq < heads[d.subject].seq)):
-                heads[d.subject] = copy.deepcopy(d)
+                    and (d.subject not in of or d.seq < of[d.subject].seq)):
+                of[d.subject] = copy.deepcopy(d)
         return heads
 
     def defer_many(self, waits):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from services.notifications.domain.deliveries import (
 )
 from services.notifications.domain.feed import FeedPosition
 from services.notifications.domain.url_safety import AllowList
+from shared import divisions
 from shared.consumer import DUPLICATE, PROCESSED
 from shared.domain import Caller, DomainError, NotPermitted, Unknown, WrongState
 from tests.unit.notifications.events import inspection_planned, issue_created
@@ -268,6 +270,19 @@ def test_no_subscription_gets_more_than_its_share_in_flight(stores, clock):
     claimed = delivering.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
                                  busy={busy_one.id: 1}, per_subscription=2)
     assert sorted(d.subscription_id for d in claimed) == sorted([busy_one.id, other.id])
+
+
+def test_every_slot_is_used_when_the_slots_do_not_divide_among_the_subscriptions(stores, clock):
+    counties = sorted(divisions.current().counties)
+    subscribers = [subscribe(stores, CITY, counties=[county]) for county in counties]
+    for n in range(len(counties) * 4):
+        record(stores, issue_created(counties[n % len(counties)]), clock, offset=n)
+    claimed = delivering.claim_due(stores, now=clock(), limit=16, lease=LEASE, holder="w",
+                                 busy={}, per_subscription=4)
+    per_subscription = Counter(d.subscription_id for d in claimed)
+    assert len(claimed) == 16
+    assert set(per_subscription) == {s.id for s in subscribers}
+    assert max(per_subscription.values()) == 2  # 16 slots for the 9: none more than 2
 
 
 def test_claims_go_round_the_subscriptions_so_a_backlog_takes_no_other_ones_slots(stores, clock):
