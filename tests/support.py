@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import monitoring
 
 
 def together(work, count: int) -> list:
@@ -83,3 +84,32 @@ class Caller:
             headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
             return getattr(self.client, method)(path, headers=headers, **kwargs)
         return call
+
+
+class Finds(monitoring.CommandListener):
+    """Every find a client sends, as (collection, filter, limit): what a read asked for."""
+
+    def __init__(self):
+        self.finds: list[tuple[str, dict, int]] = []
+
+    def of(self, collection: str) -> list[tuple[dict, int]]:
+        return [(f, limit) for c, f, limit in self.finds if c == collection]
+
+    def started(self, event):
+        if event.command_name == "find":
+            self.finds.append((event.command["find"], event.command.get("filter", {}),
+                               event.command.get("limit", 0)))
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+def equalities(query: dict) -> dict:
+    """The part of a filter FerretDB 1.24 hands to PostgreSQL: its top-level equalities, which
+    select what it reads and decodes."""
+    return {k: v for k, v in query.items()
+            if not k.startswith("$") and not (isinstance(v, dict)
+                                              and any(o.startswith("$") for o in v))}

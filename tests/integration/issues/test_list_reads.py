@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from pymongo import MongoClient, monitoring
+from pymongo import MongoClient
 
 from services.issues.domain import list_keys
 from services.issues.domain.model import CLOSED, STATUSES, Caller, Item
@@ -29,6 +29,7 @@ from services.issues.repository import (
 )
 from shared import mongo
 from tests.integration.issues.conftest import KEQIAO, YUECHENG
+from tests.support import Finds, equalities
 
 TODAY = date(2026, 3, 10)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,30 +51,6 @@ FILTERS = {
     "city": ItemFilter(counties=(YUECHENG, KEQIAO, SHANGYU)),
     "overdue in a county": ItemFilter(county=YUECHENG, overdue=True),
 }
-
-
-class Finds(monitoring.CommandListener):
-    """Every find on the items: its filter and limit."""
-
-    def __init__(self):
-        self.finds: list[tuple[dict, int]] = []
-
-    def started(self, event):
-        if event.command_name == "find" and event.command["find"] == ITEMS:
-            self.finds.append((event.command.get("filter", {}), event.command.get("limit", 0)))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-def equalities(query: dict) -> dict:
-    """The part of a filter FerretDB 1.24 hands to PostgreSQL: its top-level equalities."""
-    return {k: v for k, v in query.items()
-            if not k.startswith("$") and not (isinstance(v, dict)
-                                              and any(o.startswith("$") for o in v))}
 
 
 def decoded(items, finds: list[tuple[dict, int]]) -> int:
@@ -154,12 +131,12 @@ def test_a_first_page_decodes_a_bounded_part_of_the_collection(stored, name):
     assert [item.id for item in page] == plain(db, FILTERS[name])[:50]
     # Without the kept keys a first page decoded all the filter's equalities select (the
     # whole collection for ranges and text); now a few probes' worth, and so does a next page.
-    assert decoded(db[ITEMS], finds.finds) <= 8 * PROBE < COUNT
+    assert decoded(db[ITEMS], finds.of(ITEMS)) <= 8 * PROBE < COUNT
     finds.finds.clear()
     _, after = list_items(db, FILTERS[name], TODAY, limit=50)
     if after is not None:
         list_items(watched, FILTERS[name], TODAY, limit=50, after=after)
-        assert decoded(db[ITEMS], finds.finds) <= 8 * PROBE
+        assert decoded(db[ITEMS], finds.of(ITEMS)) <= 8 * PROBE
 
 
 def test_items_created_at_one_instant_more_than_a_probe_are_all_listed_in_id_order(stored):

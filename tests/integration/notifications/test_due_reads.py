@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import MongoClient, monitoring
+from pymongo import MongoClient
 
 from services.notifications import delivering
 from services.notifications.domain.deliveries import IN_FLIGHT, PENDING, Delivery
@@ -22,6 +22,7 @@ from services.notifications.repository import (
 )
 from shared import mongo
 from shared.domain import Caller
+from tests.support import Finds, equalities
 
 WAITING = 3000  # retries due in five minutes (or, in a backlog, all due at once)
 DUE = 3
@@ -31,32 +32,8 @@ SUBSCRIPTIONS = 50
 LEASE = timedelta(seconds=20)
 
 
-class Finds(monitoring.CommandListener):
-    """The collection and filter of every find; ``filters``: those on the deliveries."""
-
-    def __init__(self):
-        self.finds: list[tuple[str, dict]] = []
-
-    @property
-    def filters(self) -> list[dict]:
-        return [f for collection, f in self.finds if collection == "deliveries"]
-
-    def started(self, event):
-        if event.command_name == "find":
-            self.finds.append((event.command["find"], event.command.get("filter", {})))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-def equalities(query: dict) -> dict:
-    """The part of a filter FerretDB 1.24 hands to PostgreSQL: its top-level equalities."""
-    return {k: v for k, v in query.items()
-            if not k.startswith("$") and not (isinstance(v, dict)
-                                              and any(o.startswith("$") for o in v))}
+def delivery_filters(finds: Finds) -> list[dict]:
+    return [f for f, _ in finds.of("deliveries")]
 
 
 def delivery(n: int, due: datetime, subscription_id: str = "sub-1") -> Delivery:
@@ -84,7 +61,7 @@ def claim(stores: Stores, now: datetime, due: delivering.DueSubscriptions, *,
 
 def named(finds: Finds) -> set[str]:
     """The subscriptions the finds were for."""
-    return {f["subscription_id"] for _, f in finds.finds if "subscription_id" in f}
+    return {f["subscription_id"] for _, f, _ in finds.finds if "subscription_id" in f}
 
 
 @pytest.fixture
@@ -112,10 +89,10 @@ def test_a_pass_decodes_only_what_is_due(watched):
 
     assert [d.seq for d in due] == list(range(WAITING, WAITING + DUE))
     assert {s: h.seq for s, h in heads.items()} == {d.subject: d.seq for d in due}
-    assert finds.filters, "the pass read no deliveries"
+    assert delivery_filters(finds), "the pass read no deliveries"
     # What each find selected by its equalities: what FerretDB decoded for it.
     deliveries = stores.deliveries.collection
-    decoded = sum(deliveries.count_documents(equalities(f)) for f in finds.filters)
+    decoded = sum(deliveries.count_documents(equalities(f)) for f in delivery_filters(finds))
     assert decoded == 2 * DUE  # the due page, and each due subject's own deliveries
     assert deliveries.count_documents({"status": PENDING}) == WAITING + DUE
 
@@ -146,7 +123,8 @@ def test_a_backlog_due_at_once_is_read_a_page_at_a_time(watched):
 
     assert [d.seq for d in due] == list(range(16))
     deliveries = stores.deliveries.collection
-    assert sum(deliveries.count_documents(equalities(f)) for f in finds.filters) == SEQ_PAGE
+    read = sum(deliveries.count_documents(equalities(f)) for f in delivery_filters(finds))
+    assert read == SEQ_PAGE
 
 
 def test_a_pass_reads_only_the_subscriptions_with_due_work(watched):
@@ -173,7 +151,7 @@ def test_a_pass_reads_only_the_subscriptions_with_due_work(watched):
     assert named(finds) <= {ids[0], ids[7]}
     assert max(first, len(finds.finds)) <= 12  # a handful of finds, whatever the subscriptions
     markers = stores.deliveries.markers
-    assert sum(markers.count_documents(equalities(f)) for c, f in finds.finds
+    assert sum(markers.count_documents(equalities(f)) for c, f, _ in finds.finds
                if c == "due_buckets" and "subscription_id" not in f) <= 2
 
 
