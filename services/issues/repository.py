@@ -345,7 +345,9 @@ def _alternatives(f: ItemFilter, today: date, now: datetime, months: Callable[[s
         last = list_keys.month(f.deadline_before)
         choices.append([{"deadline_month": m} for m in months("deadline_month") if m <= last])
     if f.updated_since is not None:
-        choices.append(list_keys.updated_since(f.updated_since, now))
+        created = months(list_keys.CREATED[0])
+        choices.append(list_keys.updated_since(f.updated_since, now, created[0]) if created
+                       else [])  # no item was ever created: none was updated
     return [{k: v for part in parts for k, v in part.items()}
             for parts in itertools.product(*choices)]
 

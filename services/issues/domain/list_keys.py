@@ -73,10 +73,13 @@ KEYS = (*CREATED, "deadline_month", "overdue_key", "updated_month", "updated_day
         "tokens")
 
 
-def updated_since(since: datetime, now: datetime) -> list[dict]:
+def updated_since(since: datetime, now: datetime, first_created: str) -> list[dict]:
     """Equalities that together select every item updated from ``since`` to ``now`` (and a day
-    beyond, for clocks a little ahead): the days left of ``since``'s month, the months after."""
-    first, last = since.astimezone(UTC).date(), (now.astimezone(UTC) + timedelta(days=1)).date()
+    beyond, for clocks a little ahead): the days left of ``since``'s month, the months after.
+    No item was updated before the first creation month (``first_created``, "YYYY-MM"), so a
+    ``since`` before it starts there: the months asked for span the data, not the calendar."""
+    first = max(since.astimezone(UTC).date(), date.fromisoformat(f"{first_created}-01"))
+    last = (now.astimezone(UTC) + timedelta(days=1)).date()
     days = []
     day = first
     while day <= last and month(day) == month(first):

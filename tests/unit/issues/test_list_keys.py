@@ -37,9 +37,16 @@ def test_the_overdue_key_follows_the_announcement_the_closure_and_a_reopening():
 
 def test_updated_since_is_the_days_left_of_its_month_then_whole_months():
     since = datetime(2026, 1, 29, 23, 0, tzinfo=UTC)
-    alternatives = list_keys.updated_since(since, datetime(2026, 3, 10, tzinfo=UTC))
+    alternatives = list_keys.updated_since(since, datetime(2026, 3, 10, tzinfo=UTC), "2025-06")
     assert alternatives == [{"updated_day": "2026-01-29"}, {"updated_day": "2026-01-30"},
                             {"updated_day": "2026-01-31"}, {"updated_month": "2026-02"},
                             {"updated_month": "2026-03"}]
-    assert list_keys.updated_since(T0, T0) == [{"updated_day": "2026-03-02"},
-                                               {"updated_day": "2026-03-03"}]
+    assert list_keys.updated_since(T0, T0, "2026-03") == [{"updated_day": "2026-03-02"},
+                                                          {"updated_day": "2026-03-03"}]
+
+
+def test_updated_since_long_before_the_first_item_asks_only_for_the_months_with_data():
+    # A since of the year 13 (any client may send one) is not 24,000 months of queries.
+    ancient = datetime(13, 1, 1, 3, 0, tzinfo=UTC)
+    alternatives = list_keys.updated_since(ancient, datetime(2026, 3, 10, tzinfo=UTC), "2026-02")
+    assert alternatives[0] == {"updated_day": "2026-02-01"} and len(alternatives) == 29
