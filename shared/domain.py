@@ -32,6 +32,11 @@ class Caller:
     def is_city(self) -> bool:
         return self.role == CITY_ADMIN
 
+    @property
+    def whole_region(self) -> bool:
+        """A city admin whose token names no city: its scope is the whole region."""
+        return self.is_city and self.city is None
+
     def sees_county(self, county: str) -> bool:
         """Whether this caller's scope covers ``county``: a city admin's city (or the whole
         region), a county admin's or subscriber's county."""

@@ -26,7 +26,6 @@ from services.inspections.domain.model import (
 )
 from services.inspections.metrics import CHECKS
 from services.inspections.repository import InspectionRepository, ItemCopy
-from shared.divisions import in_city
 from shared.domain import Caller, Change, NotPermitted, Unknown
 from shared.events import envelopes
 from shared.evidence import Evidence, EvidenceStore, Photo, inspection_owner
@@ -119,10 +118,7 @@ def draw(items: ItemCopy, target_county: str, requested: SampleRequest, *, by: C
     nothing is kept. A plan with the answered seed draws the same while the copy stays as it
     is (docs/sampling.md)."""
     _check_plans_of(by, target_county)
-    population, sample = _population(items, target_county, requested, seed)
-    drawn = sampling.draw(population, sample.strategy, sample.size, sample.seed, now)
-    by_id = {item.id: item for item in population}
-    return Draw(sample, len(population), [by_id[item_id] for item_id in drawn])
+    return _drawn(items, target_county, requested, now, seed)
 
 
 def get(inspections: InspectionRepository, items: ItemCopy, inspection_id: str,
@@ -259,13 +255,13 @@ def _choose_items(items: ItemCopy, command: PlanInspection, now: datetime,
             raise InvalidRequest(f"The items cannot be inspected: {first}", {"item_ids": errors})
         return list(command.item_ids), None
     assert command.sample is not None  # the schema demands item_ids or a sample
-    population, used = _population(items, county, command.sample, seed)
-    return sampling.draw(population, used.strategy, used.size, used.seed, now), used
+    drawn = _drawn(items, county, command.sample, now, seed)
+    return [item.id for item in drawn.items], drawn.sample
 
 
-def _population(items: ItemCopy, county: str, requested: SampleRequest,
-                seed: Callable[[], int]) -> tuple[list[CopiedItem], Sample]:
-    """The items of the county a sample draws from, and the sample with its seed."""
+def _drawn(items: ItemCopy, county: str, requested: SampleRequest, now: datetime,
+           seed: Callable[[], int]) -> Draw:
+    """The sample drawn from the county's items in the copy, with the seed it used."""
     used = Sample(strategy=requested.strategy, size=requested.size,
                   seed=requested.seed if requested.seed is not None else seed(),
                   status=requested.status)
@@ -274,10 +270,12 @@ def _population(items: ItemCopy, county: str, requested: SampleRequest,
         within = f" in status {', '.join(requested.status)}" if requested.status else ""
         message = f"No items of county {county}{within} to sample; {COPY_MAY_BE_BEHIND}."
         raise InvalidRequest(message, {"sample": [message]})
-    return population, used
+    drawn = sampling.draw(population, used.strategy, used.size, used.seed, now)
+    by_id = {item.id: item for item in population}
+    return Draw(used, len(population), [by_id[item_id] for item_id in drawn])
 
 
 def _check_plans_of(by: Caller, county: str) -> None:
-    if by.city is not None and not in_city(county, by.city):
+    if not by.sees_county(county):
         raise NotPermitted(f"A city admin of {by.city} plans inspections of its own "
                            "city's counties only.")

@@ -18,8 +18,12 @@ def feed_page(stores: Stores, caller: Caller, position: FeedPosition,
     hidden = withheld(caller)
     if types is not None:
         types = set(types) - hidden
-    counties = (None if caller.is_city and caller.city is None else
-                divisions.current().counties_of(caller.city) if caller.is_city else [caller.county])
+    if caller.whole_region:
+        counties = None
+    elif caller.is_city:
+        counties = divisions.current().counties_of(caller.city)
+    else:
+        counties = [caller.county]
     candidates = [stores.events.after(p, position.after(p), counties=counties, withheld=hidden,
                                       types=types, limit=limit)
                   for p in stores.events.partitions()]

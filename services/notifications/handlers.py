@@ -71,7 +71,7 @@ def create_subscription(stores: Stores, caller: Caller, body: dict, *, key: str 
             known_counties=divisions.current().counties, now=now,
             owner_city=owner_city(caller), fingerprint=fingerprint)
     except InvalidSubscription as exc:
-        if "counties" in exc.errors and not (caller.is_city and caller.city is None):
+        if "counties" in exc.errors and not caller.whole_region:
             raise NotPermitted(str(exc), exc.errors) from exc
         raise
     if not stores.subscriptions.add(subscription):  # a concurrent retry with the same key won

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from shared.divisions import in_city
 from shared.domain import SCOPED_ROLES, Caller, Change, DomainError, NotPermitted, WrongState
 
 PLANNED, IN_PROGRESS, COMPLETED, CANCELLED = "planned", "in_progress", "completed", "cancelled"
@@ -183,7 +182,7 @@ class Inspection:
         unannounced inspection stays hidden from them even if the city put them on the team.
         """
         if viewer.role == "city_admin":
-            return viewer.city is None or in_city(self.target_county, viewer.city)
+            return viewer.sees_county(self.target_county)
         if viewer.role == "inspector":
             return self.on_team(viewer) and (viewer.county != self.target_county
                                              or self.announced)

@@ -99,7 +99,7 @@ class Subscription:
         if self.status == DELETED:
             return False
         if caller.is_city:
-            return caller.city is None or caller.city == self.owner_city
+            return caller.whole_region or caller.city == self.owner_city
         return caller.sub == self.owner
 
     def signing_secrets(self, now: datetime) -> list[str]:
