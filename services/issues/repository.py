@@ -10,6 +10,7 @@ each item's current state for the lists, the reports and the overdue scan.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import re
@@ -229,6 +230,7 @@ def ensure_indexes(db: Database) -> None:
         fill_list_keys(db)
     ensure_figure_indexes(db)
 
+
 def fill_list_keys(db: Database) -> int:
     """Give every item the list keys its state makes (domain/list_keys.py) where it lacks them
     or they differ, and mark their months; answer how many items changed. For the items stored
@@ -437,7 +439,9 @@ def list_items(db: Database, f: ItemFilter, today: date, *, limit: int,
         created, item_id = after
         conditions.append({"$or": [{"created_at": {"$gt": created}},
                                    {"created_at": created, "_id": {"$gt": item_id}}]})
-    alternatives = _alternatives(f, today, clock.now(), lambda kind: marked(db, kind))
+    # Each kind of month marker read once a request, however many of the filters ask for it.
+    alternatives = _alternatives(f, today, clock.now(),
+                                 functools.cache(lambda kind: marked(db, kind)))
     walk = _Walk(db[ITEMS], conditions,
                  list_keys.created_buckets(after[0]) if after is not None else None)
     docs: list[dict] = []
